@@ -33,3 +33,20 @@ def test_presets_and_validation():
         ModelConfig.tiny(5, 13, attention=('spatial',))
     with pytest.raises(ValueError, match="multiple of 8"):
         ModelConfig.tiny(5, 13, img_size=30)
+    with pytest.raises(ValueError, match="temporal_stride must be"):
+        ModelConfig.tiny(5, 13, temporal_window=4, temporal_stride=5)
+    with pytest.raises(ValueError, match="joint_stride must be"):
+        ModelConfig.tiny(5, 13, joint_stride=0)
+
+
+def test_non_default_strides_build_and_run():
+    "joint_stride / temporal_stride reach the modules and change the output (Fig. 7(a) sweeps them)."
+    cfg = ModelConfig.tiny(4, 13, num_frames=4, img_size=16, depth=1, joint_stride=1, temporal_window=2, temporal_stride=2)
+    torch.manual_seed(0)
+    model = Deformer3D(cfg).eval()
+    assert (model.blocks[0].joint.stride, model.blocks[0].temporal.stride, model.blocks[0].temporal.window) == (1, 2, 2)
+    default = Deformer3D(ModelConfig.tiny(4, 13, num_frames=4, img_size=16, depth=1, temporal_window=2)).eval()
+    default.load_state_dict(model.state_dict())
+    video, kp, sc = _batch(cfg)
+    with torch.no_grad(): logits, ref = model(video, kp, sc), default(video, kp, sc)
+    assert logits.shape == (2, 4) and torch.isfinite(logits).all() and not torch.allclose(logits, ref)

@@ -3,14 +3,19 @@ import pytest, torch
 from deform3d.stride import (JointStrideAttention, TemporalStrideAttention, window_starts, window_starts_loop,
                              window_index, window_dependency, attention_scores, attention_flops, full_attention_scores)
 
-JOINT_CASES = [(13, 4), (34, 4), (17, 4), (51, 6), (13, 1), (13, 2), (13, 3), (13, 5), (3, 4), (4, 4), (2, 1)]
-TEMPORAL_CASES = [(12, 4), (16, 4), (13, 4), (9, 3), (6, 1), (12, 2), (3, 8), (5, 5), (32, 8)]
+# One case per property, not the cross product: Penn Action (R=13, wnd=4), two persons of COCO-17 (R=34), three persons with
+# a wider window, odd windows, window 1, window > L, L == window, K = 0/1/2 modal tokens, then strides other than wnd // 2
+# (1, odd, = window) for Fig. 7(a).
+JOINT_CASES = [(13, 4, 2, None), (34, 4, 1, None), (51, 6, 0, None), (13, 3, 1, None), (13, 1, 2, None), (3, 4, 0, None),
+               (4, 4, 2, None), (2, 1, 1, None), (13, 4, 2, 1), (17, 6, 1, 3), (13, 4, 0, 4), (10, 5, 2, 5)]
+TEMPORAL_CASES = [(12, 4, None), (13, 4, None), (9, 3, None), (6, 1, None), (3, 8, None), (5, 5, None), (32, 8, None),
+                  (12, 4, 1), (12, 4, 3), (12, 4, 4), (16, 8, 2), (9, 3, 3)]
 
-@pytest.mark.parametrize("R,wnd", JOINT_CASES)
-@pytest.mark.parametrize("K", [0, 1, 2])
-def test_joint_matches_loop_reference(R, wnd, K):
+@pytest.mark.parametrize("R,wnd,K,stride", JOINT_CASES)
+def test_joint_matches_loop_reference(R, wnd, K, stride):
     torch.manual_seed(R * 10 + wnd + K)
-    m = JointStrideAttention(16, num_heads=2, window=wnd, mlp_ratio=2.).eval()
+    m = JointStrideAttention(16, num_heads=2, window=wnd, stride=stride, mlp_ratio=2.).eval()
+    assert m.stride == (stride or max(wnd // 2, 1))
     pose, modal = torch.randn(2, 3, R, 16), torch.randn(2, 3, K, 16)
     with torch.no_grad():
         p, mo = m(pose, modal)
@@ -19,35 +24,50 @@ def test_joint_matches_loop_reference(R, wnd, K):
     torch.testing.assert_close(p, pr, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(mo, mr, atol=1e-5, rtol=1e-5)
 
-@pytest.mark.parametrize("T,wnd", TEMPORAL_CASES)
-def test_temporal_matches_loop_reference(T, wnd):
+@pytest.mark.parametrize("T,wnd,stride", TEMPORAL_CASES)
+def test_temporal_matches_loop_reference(T, wnd, stride):
     torch.manual_seed(T * 10 + wnd)
-    m = TemporalStrideAttention(16, num_heads=2, window=wnd, mlp_ratio=2.).eval()
+    m = TemporalStrideAttention(16, num_heads=2, window=wnd, stride=stride, mlp_ratio=2.).eval()
     x = torch.randn(2, T, 5, 16)
     with torch.no_grad():
         torch.testing.assert_close(m(x), m.loop_reference(x), atol=1e-5, rtol=1e-5)
 
-@pytest.mark.parametrize("L", range(1, 30))
-@pytest.mark.parametrize("wnd", range(1, 8))
-def test_window_starts(L, wnd):
-    q, kv = window_starts(L, wnd)
-    assert (q.tolist(), kv.tolist()) == window_starts_loop(L, wnd)
-    q_idx, kv_idx, counts = window_index(L, wnd)
-    assert counts.min() >= 1 and counts.sum() == q_idx.numel()          # every token in a query window
-    assert q_idx.max() < L and kv_idx.max() < L and q_idx.min() >= 0
+def test_window_starts():
+    "Vectorised starts equal the loop for every L < 30, window < 8 and stride in [1, window]; every token is in a query window."
+    for L in range(1, 30):
+        for wnd in range(1, 8):
+            for stride in (None, *range(1, wnd + 1)):
+                q, kv = window_starts(L, wnd, stride=stride)
+                assert (q.tolist(), kv.tolist()) == window_starts_loop(L, wnd, stride=stride), (L, wnd, stride)
+                q_idx, kv_idx, counts = window_index(L, wnd, stride=stride)
+                assert counts.min() >= 1 and counts.sum() == q_idx.numel(), (L, wnd, stride)   # every token in a query window
+                assert q_idx.max() < L and kv_idx.max() < L and q_idx.min() >= 0
+                if L > wnd: assert (q.diff() <= (stride or max(wnd // 2, 1))).all() and q[-1] == L - wnd
 
-@pytest.mark.parametrize("R,wnd", [(13, 4), (34, 4), (10, 3), (6, 1)])
-def test_joint_locality(R, wnd):
+def test_stride_validation():
+    "stride None is the paper's floor(wnd/2); a stride outside [1, window] is rejected (it would leave tokens uncovered)."
+    assert window_starts(13, 4, stride=None)[0].tolist() == window_starts(13, 4, stride=2)[0].tolist()
+    assert window_starts(13, 4, stride=4)[0].tolist() == [0, 4, 8, 9]
+    for bad in (0, 5, -1, 2.0):
+        with pytest.raises(ValueError, match="stride must be an int in"):
+            window_starts(13, 4, stride=bad)
+    with pytest.raises(ValueError, match="stride must be"):
+        TemporalStrideAttention(16, num_heads=2, window=3, stride=4)
+    with pytest.raises(ValueError, match="window must be"):
+        JointStrideAttention(16, num_heads=2, window=0)
+
+@pytest.mark.parametrize("R,wnd,stride", [(13, 4, None), (10, 3, None), (6, 1, None), (13, 4, 1), (12, 4, 4)])
+def test_joint_locality(R, wnd, stride):
     "Perturbing joint j moves output joint i exactly where window_dependency says so."
     torch.manual_seed(0)
-    m = JointStrideAttention(16, num_heads=2, window=wnd, mlp_ratio=2.).eval()
+    m = JointStrideAttention(16, num_heads=2, window=wnd, stride=stride, mlp_ratio=2.).eval()
     pose, modal = torch.randn(1, 2, R, 16), torch.randn(1, 2, 2, 16)
+    p2 = pose.repeat(R, 1, 1, 1)                                     # sample j: joint j perturbed, all in one batch
+    for j in range(R): p2[j, :, j] += torch.randn(16)
     with torch.no_grad():
         base = m(pose, modal)[0]
-        for j in range(R):
-            p2 = pose.clone(); p2[:, :, j] += torch.randn(16)
-            moved = (m(p2, modal)[0] - base).abs().amax(dim=(0, 1, 3)) > 1e-6
-            assert torch.equal(moved, window_dependency(R, wnd)[:, j]), j
+        moved = (m(p2, modal.expand(R, -1, -1, -1))[0] - base).abs().amax(dim=(1, 3)) > 1e-6   # (j, i)
+    assert torch.equal(moved.T, window_dependency(R, wnd, stride=stride))
 
 def test_temporal_locality_far_frame():
     torch.manual_seed(0)
@@ -80,6 +100,8 @@ def test_cost_scaling():
         nw = len(window_starts(R, 4)[0])
         assert attention_scores(j, pose, modal) == h * nw * (T * (4 + K)) ** 2
         assert full_attention_scores(j.block, torch.cat([pose, modal], 2)) == h * (T * (R + K)) ** 2
+    j1 = JointStrideAttention(D, num_heads=h, window=4, stride=1).to('meta')         # stride 1 (R = 102)
+    assert attention_scores(j1, pose, modal) == h * len(window_starts(R, 4, stride=1)[0]) * (T * (4 + K)) ** 2
     s1 = attention_scores(j, torch.empty(1, T, 17, D, device='meta'), torch.empty(1, T, K, D, device='meta'))
     s6 = attention_scores(j, torch.empty(1, T, 102, D, device='meta'), torch.empty(1, T, K, D, device='meta'))
     assert 5.5 < s6 / s1 < 6.5
