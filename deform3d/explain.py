@@ -78,7 +78,7 @@ def joint_frame_map(store: dict, call: int = -1, sample: int = 0) -> np.ndarray:
     "`(T, R)` attention received by each joint token in each frame in one `JointStrideAttention` call (NaN: never a key)."
     if store['kind'] != 'JointStrideAttention': raise ValueError(f"joint_frame_map: expected a JointStrideAttention record, got {store['kind']}")
     B, T, R, D = store['shapes'][call][0]
-    _, kv_idx, _ = window_index(R, store['module'].window)
+    _, kv_idx, _ = store['module'].windows(R)          # the module's own window and stride
     nw, wnd = kv_idx.shape
     weights = rearrange(store['attention'][call], '(b nw) heads q kv -> b nw heads q kv', b=B)[sample]
     received = reduce(weights[..., :T * wnd], 'nw heads q (t w) -> t (nw w)', 'mean', t=T)
