@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test install export readme check-sync nbtest pytest
+.PHONY: test install export readme check-sync nbtest pytest demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,24 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 test: check-sync nbtest pytest
+
+# The CPU demo (7.5 minutes measured on 2 shared cores, set-up included): the synthetic RGB + skeleton set, the fused model and its
+# RGB-only and pose-only variants, an evaluation, and runs/demo/report.md (metrics, curves, confusion matrix).
+DEMO_DATA := data/synthetic
+DEMO_OUT := runs/demo
+DEMO_SET := --set data.root=$(DEMO_DATA) $(DEMO_ARGS)   # DEMO_ARGS: extra --set overrides, e.g. make demo DEMO_ARGS='--set train.epochs=2'
+
+$(DEMO_DATA)/meta.json: $(STAMP)
+	$(BIN)/deform3d synth $(DEMO_DATA) --clips 300 --seed 0
+
+demo:
+	@t0=$$(date +%s); \
+	$(MAKE) -s $(DEMO_DATA)/meta.json && \
+	$(BIN)/deform3d train demo $(DEMO_SET) --out $(DEMO_OUT) --quiet && \
+	$(BIN)/deform3d train demo $(DEMO_SET) --set model.modalities=rgb --out $(DEMO_OUT)/rgb_only --quiet && \
+	$(BIN)/deform3d train demo $(DEMO_SET) --set model.modalities=pose --out $(DEMO_OUT)/pose_only --quiet && \
+	$(BIN)/deform3d eval demo $(DEMO_SET) --checkpoint $(DEMO_OUT)/checkpoints/last.pt --out $(DEMO_OUT)/eval --quiet && \
+	$(BIN)/deform3d report $(DEMO_OUT) --variant rgb-only=$(DEMO_OUT)/rgb_only --variant pose-only=$(DEMO_OUT)/pose_only \
+	  --title "deform3d demo: cross-modal fusion on the synthetic set" \
+	  --notes "Ten classes = five motions x two held objects (deform3d.synthetic): the pose alone cannot tell the objects apart (ceiling 50 %), the pixels barely show the motion (RGB-only ceiling about 60 %); only the fused model has every cue. Total wall time of make demo, set-up included: $$(( $$(date +%s) - t0 )) s." && \
+	echo "demo: done in $$(( $$(date +%s) - t0 )) s; see $(DEMO_OUT)/report.md"
