@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--title', default='deform3d run'); r.add_argument('--notes', default='')
     c = sub.add_parser('config', help='print the resolved config')
     c.add_argument('config'); c.add_argument('--set', dest='overrides', **setarg)
+    from deform3d.reproduce import add_reproduce_parser    # deform3d reproduce TABLE... (papermill; see 24_reproduce)
+    add_reproduce_parser(sub)
     return p
 
 # %% ../nbs/22_cli.ipynb #772d71ff
@@ -121,7 +123,8 @@ def cmd_predict(a) -> int:
     return 0
 
 # %% ../nbs/22_cli.ipynb #4bbbb27b
-COMMANDS = {'synth': cmd_synth, 'train': cmd_train, 'eval': cmd_eval, 'predict': cmd_predict, 'report': cmd_report, 'config': cmd_config}
+COMMANDS = {'synth': cmd_synth, 'train': cmd_train, 'eval': cmd_eval, 'predict': cmd_predict, 'report': cmd_report, 'config': cmd_config,
+            'reproduce': lambda a: a.func(a)}
 
 def main(argv: list[str] | None = None) -> int:
     "The `deform3d` console script."
