@@ -49,6 +49,7 @@ class ModelConfig:
     attention: tuple[str, ...] = ATTENTIONS # subset of ATTENTIONS (Table 4)
     modal_tokens: str = 'cross'             # 'cross' | 'single' | 'none' (Table 5)
     modalities: str = 'rgb+pose'            # 'rgb+pose' | 'rgb' | 'pose'
+    pose_coordinates: bool = False          # rgb+pose: add KeypointEmbedding (x, y, score) to the heatmap-pooled tokens (not in the paper)
 
     def __post_init__(self):
         err = lambda msg: ValueError(f"ModelConfig: {msg}")
@@ -72,6 +73,7 @@ class ModelConfig:
             if not 0 <= getattr(self, name) < 1: raise err(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.modal_tokens not in MODAL_TOKENS: raise err(f"modal_tokens must be one of {MODAL_TOKENS}, got {self.modal_tokens!r}")
         if self.modalities not in MODALITIES: raise err(f"modalities must be one of {MODALITIES}, got {self.modalities!r}")
+        if not isinstance(self.pose_coordinates, bool): raise err(f"pose_coordinates must be true or false, got {self.pose_coordinates!r}")
         bad = [a for a in self.attention if a not in ATTENTIONS]
         if bad or not self.attention or len(set(self.attention)) != len(self.attention):
             raise err(f"attention must be a non-empty subset of {ATTENTIONS} without repeats, got {self.attention!r}")
@@ -209,7 +211,8 @@ class Deformer3D(nn.Module):
         C, D, T, V = cfg.width, cfg.dim, cfg.num_frames, cfg.num_joints
         self.backbone = R2Plus1D(C, layers=cfg.backbone_layers) if cfg.use_rgb or cfg.modalities == 'rgb+pose' else None
         self.tokenizer = JointTokenizer(C, D, sigma=cfg.sigma) if cfg.modalities == 'rgb+pose' else None
-        self.keypoint_embed = KeypointEmbedding(D) if cfg.modalities == 'pose' else None
+        coords = cfg.modalities == 'pose' or (cfg.modalities == 'rgb+pose' and cfg.pose_coordinates)
+        self.keypoint_embed = KeypointEmbedding(D) if coords else None
         self.time_embed = nn.Parameter(torch.zeros(T, D))
         self.space_embed = nn.Parameter(torch.zeros(*cfg.grid, D)) if cfg.use_rgb else None
         self.joint_embed = nn.Parameter(torch.zeros(V, D)) if cfg.use_pose else None
@@ -255,8 +258,8 @@ class Deformer3D(nn.Module):
             z = rearrange(feat_b, 'b d t h w -> b t h w d') + rearrange(time, 't d -> t 1 1 d') \
                 + resize_space(self.space_embed, feat_b.shape[-2:])
         if cfg.use_pose:
-            p = self.tokenizer(feat_a, keypoints, scores, (H, W)) if self.tokenizer is not None \
-                else self.keypoint_embed(keypoints, scores, (H, W))
+            p = self.tokenizer(feat_a, keypoints, scores, (H, W)) if self.tokenizer is not None else 0   # Eq. 1
+            if self.keypoint_embed is not None: p = p + self.keypoint_embed(keypoints, scores, (H, W))  # coordinates
             p = p + rearrange(time, 't d -> t 1 d') + repeat(self.joint_embed, 'v d -> (m v) d', m=keypoints.shape[1])
         if self.modal is not None: m = repeat(resize_time(self.modal, T), 't k d -> b t k d', b=B)
         else: m = time.new_zeros(B, T, 0, D)
