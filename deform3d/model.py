@@ -17,8 +17,8 @@ from .deformable import DeformableAttention3D
 from .stride import JointStrideAttention, TemporalStrideAttention
 
 # %% auto #0
-__all__ = ['ATTENTIONS', 'MODAL_TOKENS', 'MODALITIES', 'ModelConfig', 'resize_time', 'resize_space', 'KeypointEmbedding',
-           'Deformer3DBlock', 'Deformer3D']
+__all__ = ['ATTENTIONS', 'MODAL_TOKENS', 'MODALITIES', 'ModelConfig', 'resize_time', 'resize_space', 'clip_normalised',
+           'KeypointEmbedding', 'Deformer3DBlock', 'Deformer3D']
 
 # %% ../nbs/05_model.ipynb #a1bac454
 ATTENTIONS = ('deformable', 'joint', 'temporal')
@@ -135,11 +135,22 @@ def resize_space(emb: torch.Tensor,            # (h0, w0, d)
     return rearrange(x, '1 d h w -> h w d')
 
 # %% ../nbs/05_model.ipynb #8eb185b8
+def clip_normalised(keypoints: torch.Tensor,   # (B, M, T, V, 2) pixel (x, y)
+                    valid: torch.Tensor,       # (B, M, T, V) bool: the joint is present
+                   ) -> torch.Tensor:          # (B, M, T, V, 2); zero where absent
+    "Keypoints of each person centred on their mean over the clip's present joints and frames, in units of their RMS spread."
+    w = valid.to(keypoints.dtype)[..., None]
+    kp = torch.where(valid[..., None], keypoints, torch.zeros_like(keypoints))
+    n = w.sum((2, 3), keepdim=True).clamp_min(1)
+    centre = (kp * w).sum((2, 3), keepdim=True) / n                                        # (B, M, 1, 1, 2)
+    spread = (((kp - centre) ** 2 * w).sum((2, 3, 4), keepdim=True) / (2 * n)).sqrt()     # (B, M, 1, 1, 1)
+    return (kp - centre) / spread.clamp_min(1e-3) * w
+
 class KeypointEmbedding(nn.Module):
-    "Pose-only tokens: MLP of normalised (x, y, score) per joint, `(B,M,T,V,2)` -> `(B,T,M*V,D)`; absent joints give zero tokens."
+    "Tokens from coordinates: MLP of (frame x, y, clip-normalised x, y, score) per joint, `(B,M,T,V,2)` -> `(B,T,M*V,D)`; absent joints give zero tokens."
     def __init__(self, dim: int):
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(3, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.mlp = nn.Sequential(nn.Linear(5, dim), nn.GELU(), nn.Linear(dim, dim))
 
     def forward(self, keypoints: torch.Tensor, scores: torch.Tensor | None, frame_size: tuple[int, int]) -> torch.Tensor:
         B, M, T, V, _ = keypoints.shape
@@ -148,7 +159,8 @@ class KeypointEmbedding(nn.Module):
         score = kp.new_ones(kp.shape[:-1]) if scores is None else scores.float()
         valid = torch.isfinite(kp).all(-1) & torch.isfinite(score) & (score != 0)
         xy = (torch.where(valid[..., None], kp, torch.zeros_like(kp)) + 0.5) / kp.new_tensor([W, H]) * 2 - 1  # pixel centres -> [-1, 1]
-        x = torch.cat([xy, torch.where(valid, score, torch.zeros_like(score))[..., None]], -1) * valid[..., None]
+        x = torch.cat([xy, clip_normalised(kp, valid), torch.where(valid, score, torch.zeros_like(score))[..., None]], -1)
+        x = x * valid[..., None]
         return rearrange(self.mlp(x) * valid[..., None], 'b m t v d -> b t (m v) d')
 
 # %% ../nbs/05_model.ipynb #e603caa2

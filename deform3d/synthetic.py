@@ -24,7 +24,7 @@ PENN13 = get_layout('penn13')   # joint names in annotation order and the flip p
 WRISTS = {'left': 5, 'right': 6}
 # limbs drawn between joints; 13 = shoulder midpoint, 14 = hip midpoint (virtual points added for drawing only)
 LIMBS = ((0, 13), (1, 2), (1, 3), (3, 5), (2, 4), (4, 6), (13, 14), (7, 8), (7, 9), (9, 11), (8, 10), (10, 12))
-SYNTHETIC_VERSION = 1
+SYNTHETIC_VERSION = 2   # 2: five distinct motions (version 1 had motion twins, see "The classes")
 
 # %% ../nbs/13_synthetic.ipynb #04d30438
 @dataclass(frozen=True)
@@ -38,20 +38,18 @@ OBJECTS = {o.name: o for o in (SynObject('red_ball', (0.92, 0.08, 0.08), 'ball')
                                SynObject('blue_cube', (0.10, 0.22, 0.95), 'cube'),
                                SynObject('green_ball', (0.10, 0.85, 0.15), 'ball'),
                                SynObject('yellow_cube', (0.95, 0.85, 0.05), 'cube'))}
-MOTIONS = ('wave', 'circle_out', 'circle_in', 'squat_slow', 'squat_fast')
+MOTIONS = ('wave', 'arm_circle', 'squat', 'jumping_jack', 'kick')
 CLASSES = tuple((f'{m}_{o}', m, o) for m in MOTIONS for o in ('red_ball', 'blue_cube'))   # (name, motion, object)
 
 def class_table() -> list[dict]:
-    "The procedural classes with their motion, object, appearance twin and motion twin (label ids)."
-    twin_motion = {'circle_out': 'circle_in', 'circle_in': 'circle_out', 'squat_slow': 'squat_fast', 'squat_fast': 'squat_slow'}
+    "The procedural classes with their motion, object and appearance twin (the same motion with the other object)."
     index = {(m, o): i for i, (_, m, o) in enumerate(CLASSES)}
     return [dict(label=i, name=n, motion=m, object=o,
-                 appearance_twin=index[(m, 'blue_cube' if o == 'red_ball' else 'red_ball')],
-                 motion_twin=index.get((twin_motion.get(m), o)))
+                 appearance_twin=index[(m, 'blue_cube' if o == 'red_ball' else 'red_ball')])
             for i, (n, m, o) in enumerate(CLASSES)]
 
 # %% ../nbs/13_synthetic.ipynb #e9305414
-_CYCLES = {'wave': 2.0, 'circle_out': 1.0, 'circle_in': 1.0, 'squat_slow': 1.0, 'squat_fast': 2.0}   # cycles per 24 frames
+_CYCLES = {'wave': 2.0, 'arm_circle': 1.0, 'squat': 1.0, 'jumping_jack': 1.5, 'kick': 1.0}   # cycles per 24 frames
 
 def _limb_dirs(theta: np.ndarray, out: np.ndarray) -> np.ndarray:
     "Unit vectors (..., 2) of limbs at angle `theta` from straight down, positive towards the side `out` (+1 image right)."
@@ -70,7 +68,7 @@ def procedural_pose(motion: str,                 # one of MOTIONS
                     num_frames: int,             # T
                     size: tuple[int, int],       # (H, W) of the frame
                     rng: np.random.Generator,
-                    hand: str = 'right',         # the active arm ('left' | 'right')
+                    hand: str = 'right',         # the active side ('left' | 'right'): the waving, circling arm, the kicking leg
                    ) -> np.ndarray:              # (T, 13, 2) float32 pixel (x, y)
     "A random instance of `motion` as Penn-13 keypoints in pixels of an `H x W` frame."
     if motion not in _CYCLES: raise ValueError(f"procedural_pose: unknown motion {motion!r}; choose from {MOTIONS}")
@@ -81,14 +79,15 @@ def procedural_pose(motion: str,                 # one of MOTIONS
     omega = 2 * np.pi * _CYCLES[motion] * rng.uniform(0.8, 1.2) / 24  # rad per frame
     phase = rng.uniform(0, 2 * np.pi)
     s = omega * t + phase
+    cycle = (1 - np.cos(s)) / 2                                      # 0 -> 1 -> 0 once per cycle
     # root: pelvis centre; feet on the ground, a slow drift across the frame
     ground = rng.uniform(0.88, 0.95) * H
     x0 = rng.uniform(0.35, 0.65) * W
     cx = x0 + rng.uniform(-0.1, 0.1) * W * t / max(T - 1, 1)
     leg = 0.23 * hb
-    depth = np.zeros(T)
-    if motion.startswith('squat'): depth = rng.uniform(0.2, 0.3) * hb * (1 - np.cos(s)) / 2
-    else: depth = 0.01 * hb * (1 + np.sin(0.5 * s + rng.uniform(0, 6.3)))    # idle bounce
+    if motion == 'squat': depth = rng.uniform(0.2, 0.3) * hb * cycle
+    elif motion == 'jumping_jack': depth = -0.06 * hb * np.maximum(np.sin(s), 0)        # the hop: negative depth lifts the body
+    else: depth = 0.01 * hb * (1 + np.sin(0.5 * s + rng.uniform(0, 6.3)))               # idle bounce
     pelvis = np.stack([cx, ground - 1.96 * leg - depth], axis=-1)     # (T, 2)
     neck = pelvis - [0, 0.30 * hb]
     head = neck - [0, 0.12 * hb]
@@ -97,21 +96,26 @@ def procedural_pose(motion: str,                 # one of MOTIONS
     for side, o in sides.items():
         sh = neck + [o * 0.11 * hb, 0]
         hip = pelvis + [o * 0.07 * hb, 0]
-        ankle = np.stack([cx + o * 0.10 * hb, np.full(T, ground)], axis=-1)
-        # arms: rest pose with a little sway, the active arm performs the motion
+        spread = 0.10 + (0.12 * cycle if motion == 'jumping_jack' else 0)
+        ankle = np.stack([cx + o * spread * hb, ground - np.maximum(-depth, 0)], axis=-1)   # feet leave the ground in the hop
+        # arms: rest pose with a little sway; the active arm performs one-armed motions
         th_u = 0.25 + 0.05 * np.sin(0.3 * t + rng.uniform(0, 6.3))
         th_f = th_u + 0.15
+        if motion == 'jumping_jack': th_u = 0.25 + 2.5 * cycle; th_f = th_u + 0.2
         if side == hand:
             if motion == 'wave':
                 th_u = np.full(T, 2.3) + 0.05 * np.sin(s / 2)
                 th_f = 2.9 + 0.45 * np.sin(s)
-            elif motion == 'circle_out': th_u = s; th_f = s + 0.12
-            elif motion == 'circle_in': th_u = -s; th_f = -s + 0.12
-        if motion.startswith('squat'):       # both arms lift a little as the body goes down
+            elif motion == 'arm_circle': th_u = o * s; th_f = o * s + 0.12   # o: the same turning direction in the image on either side
+        if motion == 'squat':                # both arms lift a little as the body goes down
             th_u = th_u + 0.9 * depth / (0.3 * hb); th_f = th_u + 0.3
         elbow = sh + 0.17 * hb * _limb_dirs(th_u, o)
         wrist = elbow + 0.16 * hb * _limb_dirs(th_f, o)
-        knee = _two_link_knee(hip, ankle, leg, o)
+        if motion == 'kick' and side == hand:
+            lift = 1.3 * cycle                                       # thigh angle from straight down, outwards
+            knee = hip + leg * _limb_dirs(lift, o)
+            ankle = knee + leg * _limb_dirs(0.5 * lift, o)
+        else: knee = _two_link_knee(hip, ankle, leg, o)
         joints.update({f'{side}_shoulder': sh, f'{side}_elbow': elbow, f'{side}_wrist': wrist,
                        f'{side}_hip': hip, f'{side}_knee': knee, f'{side}_ankle': ankle})
     kp = np.stack([joints[n] for n in PENN13.joints], axis=1)        # (T, 13, 2)
@@ -172,8 +176,8 @@ def _over(img: np.ndarray, cov: np.ndarray, colour) -> np.ndarray:
 
 # %% ../nbs/13_synthetic.ipynb #a3fd648f
 def _desaturated(rng: np.random.Generator, n: int) -> np.ndarray:
-    "n random colours (n, 3) with saturation 0.15-0.7 and value 0.25-0.9."
-    hue, sat, val = rng.uniform(0, 1, n), rng.uniform(0.15, 0.7, n), rng.uniform(0.25, 0.9, n)
+    "n random colours (n, 3) with saturation 0.1-0.4 and value 0.25-0.9."
+    hue, sat, val = rng.uniform(0, 1, n), rng.uniform(0.1, 0.4, n), rng.uniform(0.25, 0.9, n)
     k = (np.array([5., 3., 1.])[None] + hue[:, None] * 6) % 6
     return (val[:, None] - val[:, None] * sat[:, None] * np.clip(np.minimum(k, 4 - k), 0, 1)).astype(np.float32)
 
@@ -182,7 +186,7 @@ def render_background(num_frames: int, size: tuple[int, int], rng: np.random.Gen
     from scipy.ndimage import zoom
     T, (H, W) = num_frames, size
     t = np.arange(T, dtype=np.float32)[:, None]
-    c0, c1 = rng.uniform(0.2, 0.7, 3), rng.uniform(0.2, 0.7, 3)
+    c0, c1 = rng.uniform(0.25, 0.65, (2, 1)) + rng.uniform(-0.08, 0.08, (2, 3))     # two tinted greys
     base = c0 + (c1 - c0) * t / max(T - 1, 1) + 0.03 * np.sin(rng.uniform(0.2, 0.8) * t + rng.uniform(0, 6.3))   # (T, 3)
     # scrolling texture: a coarse noise canvas larger than the frame, cropped at a moving integer offset
     vel = rng.uniform(-1.0, 1.0, 2)
@@ -244,8 +248,8 @@ def render_clip(keypoint: np.ndarray,          # (T, 13, 2) pixel (x, y)
         if obj is not None:
             w, e = keypoint[:, WRISTS[hand]], keypoint[:, WRISTS[hand] - 2]
             fore = (w - e) / np.maximum(np.linalg.norm(w - e, axis=-1, keepdims=True), 1e-6)
-            r = max(2.2, 0.075 * body_height)
-            c = w + 0.6 * r * fore
+            r = max(3.0, 0.1 * body_height)
+            c = w + 0.2 * r * fore
             if obj.shape == 'ball': cov = segment_coverage(c[:, None], c[:, None], np.array([r]), size)
             else: cov = square_coverage(c, np.arctan2(fore[:, 1], fore[:, 0]), r * 0.85, size)
             if visible is not None: cov *= vis[:, WRISTS[hand], None, None]
