@@ -102,14 +102,16 @@ def _plt():
     return plt, sns
 
 def plot_confusion(confusion: typing.Sequence[typing.Sequence[float]], class_names: typing.Sequence[str], path: str | os.PathLike,
-                   title: str = 'Confusion matrix (rows: true class, normalised)') -> Path:
+                   title: str = 'Confusion matrix (% of each true class)') -> Path:
     "Row-normalised confusion matrix as a seaborn heatmap PNG."
     plt, sns = _plt()
     cm = np.asarray(confusion, dtype=float)
     norm = cm / np.clip(cm.sum(1, keepdims=True), 1, None)
     n = len(class_names); size = max(4., min(0.35 * n + 2, 30.))
     fig, ax = plt.subplots(figsize=(size + 1, size))
-    sns.heatmap(norm, ax=ax, vmin=0, vmax=1, cmap='viridis', square=True, annot=n <= 15, fmt='.2f',
+    # percentages without decimals, empty cells blank: readable at any class count up to 15
+    labels = np.where(cm > 0, np.vectorize(lambda v: f'{100 * v:.0f}')(norm), '') if n <= 15 else False
+    sns.heatmap(norm, ax=ax, vmin=0, vmax=1, cmap='viridis', square=True, annot=labels, fmt='', annot_kws={'size': 8},
                 xticklabels=class_names if n <= 60 else False, yticklabels=class_names if n <= 60 else False)
     ax.set_xlabel('predicted'); ax.set_ylabel('true'); ax.set_title(title)
     fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
