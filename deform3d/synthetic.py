@@ -1,4 +1,4 @@
-"""An embedded action data set in real on-disk formats (mp4 videos, a PYSKL pickle): stick figures in the Penn Action 13-joint layout, holding an object, over cluttered moving backgrounds, designed so that neither RGB nor pose alone separates every class.
+"""An embedded action data set in real on-disk formats (mp4 videos, a PYSKL pickle): stick figures in the Penn Action 13-joint layout, holding an object, over cluttered moving backgrounds, designed so that the pose alone cannot tell the objects apart and the pixels show the motion only faintly.
 
 Docs: https://deform3d.github.io/deform3d/synthetic.html.md"""
 
