@@ -233,7 +233,7 @@ class Deformer3D(nn.Module):
         L = cfg.depth
         self.blocks = nn.ModuleList([Deformer3DBlock(cfg, drop_path=cfg.drop_path * i / max(L - 1, 1)) for i in range(L)])
         self.num_features = K * D if K else D * (cfg.use_rgb + cfg.use_pose)
-        self.head_norm = nn.LayerNorm(self.num_features)
+        self.head_norm = nn.LayerNorm(D)        # per head token: each modality keeps its own scale (see below)
         self.head_drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(self.num_features, cfg.num_classes)
         for p in (self.time_embed, self.space_embed, self.joint_embed, self.modal, self.head.weight):
@@ -279,12 +279,13 @@ class Deformer3D(nn.Module):
 
     def forward_features(self, video: torch.Tensor | None, keypoints: torch.Tensor | None,
                          scores: torch.Tensor | None = None, *, fused: bool = True) -> dict[str, torch.Tensor | None]:
-        "The last tokens `rgb`, `pose`, `modal` and the head's input `pooled` (b f)."
+        "The last tokens `rgb`, `pose`, `modal` and the head's input `pooled` (b f): the time-averaged head tokens, each layer-normalised."
         z, p, m = self.tokens(video, keypoints, scores)
         for blk in self.blocks: z, p, m = blk(z, p, m, fused=fused)
-        if m.shape[2]: pooled = reduce(m, 'b t k d -> b (k d)', 'mean')
-        else: pooled = torch.cat(([reduce(z, 'b t h w d -> b d', 'mean')] if z is not None else [])
-                                 + ([reduce(p, 'b t r d -> b d', 'mean')] if p is not None else []), dim=-1)
+        if m.shape[2]: parts = reduce(m, 'b t k d -> b k d', 'mean')
+        else: parts = torch.stack(([reduce(z, 'b t h w d -> b d', 'mean')] if z is not None else [])
+                                  + ([reduce(p, 'b t r d -> b d', 'mean')] if p is not None else []), dim=1)
+        pooled = rearrange(self.head_norm(parts), 'b k d -> b (k d)')
         return dict(rgb=z, pose=p, modal=m, pooled=pooled)
 
     def forward(self,
@@ -293,4 +294,4 @@ class Deformer3D(nn.Module):
                 scores: torch.Tensor | None = None,     # (B, M, T, V) confidences; 0 = absent joint
                 *, fused: bool = True,                  # SDPA (True) or the explicit softmax in every attention
                ) -> torch.Tensor:                       # (B, num_classes) logits
-        return self.head(self.head_drop(self.head_norm(self.forward_features(video, keypoints, scores, fused=fused)['pooled'])))
+        return self.head(self.head_drop(self.forward_features(video, keypoints, scores, fused=fused)['pooled']))
