@@ -85,8 +85,11 @@ def test_torchrun_two_processes_match_one(synth, tmp_path):
     # ~1e-4 in the weights after 14 steps (each step moves a weight by up to lr = 3e-3), so weights are compared at 1e-3
     torch.testing.assert_close(torch.tensor(l2['train_loss'].values), torch.tensor(l1['train_loss'].values), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(torch.tensor(l2['train_acc'].values), torch.tensor(l1['train_acc'].values))
+    # BatchNorm running statistics average the activations of every step, so those weight differences shift them by a few
+    # 1e-3 (measured: 3.4e-3 on a variance of 1.6): they are compared at 1e-2
     for k, v in c1['model'].items():
-        torch.testing.assert_close(c2['model'][k], v, rtol=1e-3, atol=1e-3, msg=k)
+        tol = 1e-2 if 'running' in k else 1e-3
+        torch.testing.assert_close(c2['model'][k], v, rtol=tol, atol=tol, msg=k)
     moved = max((c1['model'][k] - c0).abs().max().item() for k, c0 in init.items())
     assert moved > 5e-3                                     # the weights moved well beyond the tolerance
     assert abs(m1['loss'] - m2['loss']) < 1e-3 and m1['top1'] == m2['top1']
