@@ -16,8 +16,8 @@ from .transforms import get_layout
 
 # %% auto #0
 __all__ = ['PENN13', 'WRISTS', 'LIMBS', 'SYNTHETIC_VERSION', 'OBJECTS', 'MOTIONS', 'CLASSES', 'SynObject', 'class_table',
-           'procedural_pose', 'segment_coverage', 'square_coverage', 'render_background', 'render_clip', 'make_clip',
-           'write_synthetic']
+           'procedural_pose', 'motion_statistics', 'segment_coverage', 'square_coverage', 'render_background',
+           'render_clip', 'make_clip', 'write_synthetic']
 
 # %% ../nbs/13_synthetic.ipynb #2bf03e0c
 PENN13 = get_layout('penn13')   # joint names in annotation order and the flip pairs (deform3d.transforms)
@@ -121,6 +121,23 @@ def procedural_pose(motion: str,                 # one of MOTIONS
     kp = np.stack([joints[n] for n in PENN13.joints], axis=1)        # (T, 13, 2)
     kp = kp + rng.normal(0, 0.012 * hb, kp.shape)
     return kp.astype(np.float32)
+
+# %% ../nbs/13_synthetic.ipynb #fe1da5f6
+def motion_statistics(kp: np.ndarray,   # (T, 13, 2) Penn-13 keypoints of one person
+                     ) -> np.ndarray:     # (5,) one statistic per motion, in the order of MOTIONS, in units of the body height
+    "Scale-free statistics of a clip that characterise the five motions (used by the tests to check they are separable)."
+    hb = np.ptp(kp[..., 1], axis=1).mean()
+    head_y = kp[:, 0, 1]
+    wave = max(np.mean(head_y - kp[:, w, 1]) for w in WRISTS.values()) / hb                      # a wrist held above the head
+    turns = []
+    for sh, w in ((1, 5), (2, 6)):
+        v = kp[:, w] - kp[:, sh]
+        turns.append(abs(np.unwrap(np.arctan2(v[:, 0], v[:, 1]))[-1] - np.arctan2(v[0, 0], v[0, 1])))
+    circle = max(turns) / (2 * np.pi)                                                            # net turns of a wrist
+    squat = np.ptp(kp[:, 7:9, 1].mean(1)) / hb                                                   # the hips go down
+    jack = min(np.ptp(kp[:, w, 1]) for w in WRISTS.values()) / hb                                # both wrists travel up and down
+    kick = max(np.ptp(kp[:, a, 1]) for a in (11, 12)) / hb                                       # an ankle leaves the ground
+    return np.array([wave, circle, squat, jack, kick])
 
 # %% ../nbs/13_synthetic.ipynb #26ccd329
 def _grid(H: int, W: int) -> np.ndarray:

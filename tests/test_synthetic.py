@@ -6,7 +6,7 @@ import pytest
 from scipy.stats import ks_2samp
 
 from deform3d.readers import load_pyskl_pickle, read_clip, read_penn_label, video_info
-from deform3d.synthetic import CLASSES, WRISTS, class_table, make_clip, write_synthetic
+from deform3d.synthetic import CLASSES, WRISTS, class_table, make_clip, motion_statistics, write_synthetic
 
 PENN = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'realdata' / 'pennaction' / 'labels'
 T, N = 16, 200                     # frames per clip; clips in the main data set (20 per class)
@@ -133,25 +133,11 @@ def test_appearance_twins_same_motion_other_object(ds):
             assert np.mean(np.sign(red_minus_blue) == sign) >= 5 / 6, (CLASSES[label][0], red_minus_blue)
 
 
-def _motion_features(kp: np.ndarray) -> np.ndarray:
-    "Per clip, scale-free, one per motion: wrist above the head, net wrist turns, hip range, range of the slower wrist, ankle range."
-    kp = kp[0]
-    hb = np.ptp(kp[..., 1], axis=1).mean()
-    wave = max(np.mean(kp[:, 0, 1] - kp[:, w, 1]) for w in WRISTS.values()) / hb
-    turns = []
-    for sh, w in ((1, 5), (2, 6)):
-        v = kp[:, w] - kp[:, sh]
-        ang = np.unwrap(np.arctan2(v[:, 0], v[:, 1]))
-        turns.append(abs(ang[-1] - ang[0]) / (2 * np.pi))
-    return np.array([wave, max(turns), np.ptp(kp[:, 7:9, 1].mean(1)) / hb,
-                     min(np.ptp(kp[:, w, 1]) for w in WRISTS.values()) / hb, max(np.ptp(kp[:, a, 1]) for a in (11, 12)) / hb])
-
-
 def test_motions_separable_in_pose(ds):
     "The five motions are told apart by the keypoints alone: leave-one-out nearest centroid on five statistics, >= 95 %."
     root, _ = ds['a']
     anns = _anns(root)
-    X = np.stack([_motion_features(x['keypoint']) for x in anns])
+    X = np.stack([motion_statistics(x['keypoint'][0]) for x in anns])
     y = np.array([CLASSES[x['label']][1] for x in anns])
     X = (X - X.mean(0)) / X.std(0)
     motions = sorted(set(y))
