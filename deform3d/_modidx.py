@@ -388,4 +388,5 @@ d = { 'settings': { 'branch': 'main',
                                      'deform3d.transforms.sample_indices': ('transforms.html#sample_indices', 'deform3d/transforms.py'),
                                      'deform3d.transforms.transform_frames': ('transforms.html#transform_frames', 'deform3d/transforms.py'),
                                      'deform3d.transforms.transform_keypoints': ( 'transforms.html#transform_keypoints',
-                                                                                  'deform3d/transforms.py')}}}
+                                                                                  'deform3d/transforms.py')},
+            'deform3d.utils': {'deform3d.utils.joint_present': ('utils.html#joint_present', 'deform3d/utils.py')}}}
