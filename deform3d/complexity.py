@@ -23,14 +23,15 @@ __all__ = ['MODULES', 'attention_cost', 'predicted_attention_flops', 'attention_
 MODULES = ('deformable', 'joint', 'temporal')
 
 def _module_inputs(module: str, frames: int, persons: int, num_joints: int, grid: tuple[int, int], dim: int, device) -> tuple:
-    "Inputs of one clip (batch 1) for `module`, and the token set `(1, n, d)` of full attention over the same tokens."
+    "Inputs `(args, kwargs)` of one clip (batch 1) for `module`, and the token set `(1, n, d)` of full attention over the same tokens."
     T, R, (h, w) = frames, persons * num_joints, grid
     e = lambda *s: torch.empty(*s, dim, device=device)
+    kwargs = {}
     if module == 'deformable': args = (e(1, T, h, w), e(1, T, 2)); n = T * (h * w + 2)
-    elif module == 'joint': args = (e(1, T, R), e(1, T, 2)); n = T * (R + 2)
-    elif module == 'temporal': args = (e(1, T, h * w + R + 3),); n = T * (h * w + R + 3)
+    elif module == 'joint': args, kwargs = (e(1, T, R), e(1, T, 2)), dict(persons=persons); n = T * (R + 2)
+    elif module == 'temporal': args = (e(1, T, h * w), e(1, T, R), e(1, T, 3)); n = T * (h * w + R + 3)
     else: raise ValueError(f"complexity: module must be one of {MODULES}, got {module!r}")
-    return args, e(1, n)
+    return args, kwargs, e(1, n)
 
 def _build(module: str, dim: int, num_heads: int, joint_window: int, temporal_window: int, kernel_size: int) -> nn.Module:
     if module == 'deformable': return DeformableAttention3D(dim, num_heads=num_heads, kernel_size=kernel_size)
@@ -55,8 +56,8 @@ def attention_cost(module: str,                       # 'deformable' | 'joint' |
     with torch.device(device):
         mod = _build(module, dim, num_heads, joint_window, temporal_window, kernel_size)
         full = AttentionBlock(dim, num_heads=num_heads)
-    args, tokens = _module_inputs(module, frames, persons, num_joints, grid, dim, device)
-    ours, ref = attention_flops(mod, *args), attention_flops(full, tokens)
+    args, kwargs, tokens = _module_inputs(module, frames, persons, num_joints, grid, dim, device)
+    ours, ref = attention_flops(mod, *args, **kwargs), attention_flops(full, tokens)
     return dict(tokens=tokens.shape[1], flops=ours['attention'], full_flops=ref['attention'],
                 total_flops=ours['total'], full_total_flops=ref['total'])
 
@@ -68,9 +69,9 @@ def predicted_attention_flops(module: str, frames: int, persons: int, *, num_joi
     if module == 'deformable':
         pairs = T * (h * w + 2) * (math.prod(search_size((T, h, w), kernel_size)) + 2 * T)
     elif module == 'joint':
-        pairs = len(window_starts(R, joint_window)[0]) * (T * (min(joint_window, R) + 2)) ** 2
+        pairs = persons * len(window_starts(num_joints, joint_window)) * (T * (min(joint_window, num_joints) + 2)) ** 2
     elif module == 'temporal':
-        pairs = len(window_starts(T, temporal_window)[0]) * (min(temporal_window, T) * (h * w + R + 3)) ** 2
+        pairs = len(window_starts(T, temporal_window)) * (min(temporal_window, T) * (h * w + R + 3)) ** 2
     else: raise ValueError(f"complexity: module must be one of {MODULES}, got {module!r}")
     return 4 * dim * pairs
 

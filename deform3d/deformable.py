@@ -11,11 +11,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
+from torch.utils.checkpoint import checkpoint
 from .layers import AttentionBlock
 
 # %% auto #0
-__all__ = ['points_to_tokens', 'tokens_to_points', 'sample_tokens', 'sample_tokens_reference', 'search_size', 'reference_points',
-           'TokenSearch3D', 'DeformableAttention3D']
+__all__ = ['OFFSET_CONVS', 'points_to_tokens', 'tokens_to_points', 'sample_tokens', 'sample_tokens_reference', 'search_size',
+           'reference_points', 'TokenSearch3D', 'DeformableAttention3D']
 
 # %% ../nbs/03_deformable.ipynb #2fea7121
 def points_to_tokens(points: torch.Tensor,      # (... 3) normalised (x, y, z) in [-1, 1] (align_corners=True)
@@ -83,6 +84,8 @@ def reference_points(size: tuple[int, int, int], kernel_size: int = 7, device=No
     return torch.stack([w, h, t], dim=-1)                             # grid order (x, y, z)
 
 # %% ../nbs/03_deformable.ipynb #25f2cc56
+OFFSET_CONVS = ('separable', 'full')
+
 class TokenSearch3D(nn.Module):
     "3D token search (3DTS, Eq. 3): learned offsets move a regular 3D grid of points; tokens are sampled trilinearly."
     def __init__(self,
@@ -90,6 +93,7 @@ class TokenSearch3D(nn.Module):
                  kernel_size: int = 7,                             # k of the first, no-padding Conv3D
                  offset_range: float | tuple[float, float, float] | None = None,  # max |offset| in tokens, per (T, H, W); None: k/2
                  offset_groups: int = 1,                           # channel groups with their own points (Algorithm A3: 1)
+                 offset_conv: str = 'separable',                   # first conv: 'separable' (k x 1 x 1 then 1 x k x k) | 'full' (k^3)
                 ):
         super().__init__()
         if dim % offset_groups: raise ValueError(f"TokenSearch3D: dim={dim} is not divisible by offset_groups={offset_groups}")
@@ -97,7 +101,11 @@ class TokenSearch3D(nn.Module):
         self.dim, self.kernel_size, self.offset_groups = dim, kernel_size, offset_groups
         self.offset_range = tuple(float(v) for v in (r if isinstance(r, (tuple, list)) else (r, r, r)))   # (T, H, W)
         cg = dim // offset_groups
-        self.conv1 = nn.Conv3d(cg, cg, kernel_size, groups=cg)     # depthwise, no padding
+        if offset_conv == 'full': self.conv1 = nn.Conv3d(cg, cg, kernel_size, groups=cg)      # depthwise k^3, no padding
+        elif offset_conv == 'separable':                                                     # depthwise k x 1 x 1, then 1 x k x k
+            self.conv1 = nn.Sequential(nn.Conv3d(cg, cg, (kernel_size, 1, 1), groups=cg, bias=False),
+                                       nn.Conv3d(cg, cg, (1, kernel_size, kernel_size), groups=cg))
+        else: raise ValueError(f"TokenSearch3D: offset_conv must be one of {OFFSET_CONVS}, got {offset_conv!r}")
         self.norm = nn.LayerNorm(cg)
         self.act = nn.GELU()
         self.conv2 = nn.Conv3d(cg, 3, 1)                           # -> (x, y, z) offsets
@@ -121,7 +129,10 @@ class TokenSearch3D(nn.Module):
         G, k = self.offset_groups, self.kernel_size
         zg = rearrange(z, 'b (g c) t h w -> (b g) c t h w', g=G)
         rng = z.new_tensor([min(r, n / 2) for r, n in zip(reversed(self.offset_range), (W, H, T))], dtype=torch.float32)
-        pos = reference_points((T, H, W), k, device=z.device) + self.offsets(zg) * rng    # p + Δp, token units (x, y, z)
+        if torch.is_grad_enabled() and zg.requires_grad:       # recomputed in the backward pass: its activations are not kept
+            offsets = checkpoint(self.offsets, zg, use_reentrant=False)
+        else: offsets = self.offsets(zg)
+        pos = reference_points((T, H, W), k, device=z.device) + offsets * rng            # p + Δp, token units (x, y, z)
         points = rearrange(tokens_to_points(pos, (T, H, W)), '(b g) t h w three -> b g t h w three', g=G)
         return sample_tokens(z, self.points_probe(points))
 
@@ -139,10 +150,13 @@ class DeformableAttention3D(nn.Module):
                  attn_drop: float = 0.,
                  offset_range: float | tuple[float, float, float] | None = None,  # see TokenSearch3D
                  offset_groups: int = 1,
+                 offset_conv: str = 'separable',  # see TokenSearch3D
+                 search: bool = True,         # False: keys and values from all RGB tokens (full attention, no 3DTS)
                 ):
         super().__init__()
         self.dim = dim
-        self.search = TokenSearch3D(dim, kernel_size=kernel_size, offset_range=offset_range, offset_groups=offset_groups)
+        self.search = (TokenSearch3D(dim, kernel_size=kernel_size, offset_range=offset_range, offset_groups=offset_groups,
+                                     offset_conv=offset_conv) if search else None)
         self.block = AttentionBlock(dim, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop,
                                     attn_drop=attn_drop, drop_path=drop_path)
 
@@ -151,12 +165,13 @@ class DeformableAttention3D(nn.Module):
             raise ValueError(f"DeformableAttention3D: expected z (B, T, h, w, D={self.dim}) and modal (B, T, K, D), "
                              f"got {tuple(z.shape)} and {tuple(modal.shape)}")
         B, T, h, w, D = z.shape
-        K = modal.shape[2]
-        m = rearrange(modal, 'b t k d -> b (t k) d')
-        z_tilde = self.search(rearrange(z, 'b t h w d -> b d t h w'))                  # Eq. 3: (b n~ d)
-        x = torch.cat([rearrange(z, 'b t h w d -> b (t h w) d'), m], dim=1)            # Eq. 4
-        x_tilde = torch.cat([z_tilde, m], dim=1)                                       # Eq. 5
-        x = self.block(x, x_tilde, fused=fused)                                        # Eq. 6, 7
-        z_out, m_out = x.split([T * h * w, T * K], dim=1)
+        K, blk = modal.shape[2], self.block
+        zf, m = rearrange(z, 'b t h w d -> b (t h w) d'), rearrange(modal, 'b t k d -> b (t k) d')
+        (qz, kz, vz), (qm, km, vm) = blk.project(zf), blk.project(m)
+        if self.search is not None:                                                # Eq. 3, 5: keys from the searched tokens
+            _, kz, vz = blk.project(self.search(rearrange(z, 'b t h w d -> b d t h w')))
+        out = blk.attn.attend(torch.cat([qz, qm], 1), torch.cat([kz, km], 1), torch.cat([vz, vm], 1), fused=fused)   # Eq. 6
+        out_z, out_m = out.split([T * h * w, T * K], dim=1)
+        z_out, m_out = blk.update(zf, out_z, projected=False), blk.update(m, out_m, projected=False)   # Eq. 6, 7
         return (rearrange(z_out, 'b (t h w) d -> b t h w d', t=T, h=h, w=w),
                 rearrange(m_out, 'b (t k) d -> b t k d', t=T, k=K))

@@ -24,7 +24,7 @@ __all__ = ['EXPLAINED', 'AttentionRecord', 'record_attention', 'deformable_map',
 EXPLAINED = (DeformableAttention3D, JointStrideAttention)
 
 class AttentionRecord(dict):
-    "Per explained module name: {'kind', 'module', 'shapes': [input shapes], 'attention': [weights], 'points': [points]}."
+    "Per explained module name: {'kind', 'module', 'shapes': [input shapes], 'persons': [M per call], 'attention': [weights], 'points': [points]}."
 
 @contextlib.contextmanager
 def record_attention(model: nn.Module, kinds: tuple[type, ...] = EXPLAINED):
@@ -36,13 +36,14 @@ def record_attention(model: nn.Module, kinds: tuple[type, ...] = EXPLAINED):
     def shapes(store):
         def hook(mod, args, kwargs):
             store['shapes'].append(tuple(tuple(a.shape) for a in args if torch.is_tensor(a)))
+            store['persons'].append(kwargs.get('persons', 1))
         return hook
     try:
         for name, m in model.named_modules():
             if not isinstance(m, kinds): continue
             attn = [a for a in m.modules() if isinstance(a, Attention)]
             if len(attn) != 1: raise ValueError(f"record_attention: {name} ({type(m).__name__}) holds {len(attn)} Attention modules, expected 1")
-            store = rec[name] = dict(kind=type(m).__name__, module=m, shapes=[], attention=[], points=[])
+            store = rec[name] = dict(kind=type(m).__name__, module=m, shapes=[], persons=[], attention=[], points=[])
             flags.append((attn[0], attn[0].keep_attention)); attn[0].keep_attention = True
             handles.append(m.register_forward_pre_hook(shapes(store), with_kwargs=True))
             handles.append(attn[0].probe.register_forward_hook(keep(store, 'attention')))
@@ -78,7 +79,7 @@ def joint_frame_map(store: dict, call: int = -1, sample: int = 0) -> np.ndarray:
     "`(T, R)` attention received by each joint token in each frame in one `JointStrideAttention` call (NaN: never a key)."
     if store['kind'] != 'JointStrideAttention': raise ValueError(f"joint_frame_map: expected a JointStrideAttention record, got {store['kind']}")
     B, T, R, D = store['shapes'][call][0]
-    _, kv_idx, _ = store['module'].windows(R)          # the module's own window and stride
+    _, kv_idx, _ = store['module'].joint_windows(R, store['persons'][call])   # the module's own windows
     nw, wnd = kv_idx.shape
     weights = rearrange(store['attention'][call], '(b nw) heads q kv -> b nw heads q kv', b=B)[sample]
     received = reduce(weights[..., :T * wnd], 'nw heads q (t w) -> t (nw w)', 'mean', t=T)

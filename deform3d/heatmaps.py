@@ -1,4 +1,4 @@
-"""Gaussian joint heatmaps at the resolution of the backbone's local feature map $F_a$ (Eq. 2), and the joint tokenizer that pools $F_a$ under each heatmap into one *pose* token per joint and frame (Eq. 1).
+"""Gaussian joint heatmaps at the resolution of the backbone's local feature map $F_a$ (Eq. 2), the joint tokenizer that pools $F_a$ under each heatmap into one *pose* token per joint and frame (Eq. 1), and the keypoint embedding that makes pose tokens from the coordinates themselves.
 
 Docs: https://deform3d.github.io/deform3d/heatmaps.html.md"""
 
@@ -10,9 +10,10 @@ import math
 import torch
 import torch.nn as nn
 from einops import rearrange
+from .utils import joint_present
 
 # %% auto #0
-__all__ = ['pixel_to_map', 'joint_heatmaps', 'JointTokenizer']
+__all__ = ['pixel_to_map', 'joint_heatmaps', 'JointTokenizer', 'clip_normalised', 'KeypointEmbedding']
 
 # %% ../nbs/01_heatmaps.ipynb #e737c200
 def pixel_to_map(coords: torch.Tensor,          # (..., 2) pixel (x, y) of the input frame; integer = pixel centre
@@ -39,9 +40,8 @@ def _joint_profiles(keypoints: torch.Tensor,            # (B, M, T, V, 2) pixel 
     if not sigma > 0: raise ValueError(f"joint heatmaps: sigma must be > 0 (map cells), got {sigma}")
     h, w = map_size
     kp = keypoints.float()
-    valid = torch.isfinite(kp).all(-1)                                            # (B, M, T, V)
     score = kp.new_ones(kp.shape[:-1]) if scores is None else scores.float()
-    valid = valid & torch.isfinite(score) & (score != 0)
+    valid = joint_present(kp, score)                                              # (B, M, T, V)
     kp = torch.where(valid[..., None], kp, torch.zeros_like(kp))                  # no NaN enters the graph
     weight = torch.where(valid, score, torch.zeros_like(score)) / (2 * math.pi * sigma ** 2)
     uv = pixel_to_map(kp, frame_size, map_size)
@@ -95,3 +95,32 @@ class JointTokenizer(nn.Module):
                 frame_size: tuple[int, int],             # (H, W) of the input frame
                ) -> torch.Tensor:                        # (B, T, M*V, D)
         return self.proj(self.pool(feat_a, keypoints, scores, frame_size))
+
+# %% ../nbs/01_heatmaps.ipynb #8eb185b8
+def clip_normalised(keypoints: torch.Tensor,   # (B, M, T, V, 2) pixel (x, y)
+                    valid: torch.Tensor,       # (B, M, T, V) bool: the joint is present
+                   ) -> torch.Tensor:          # (B, M, T, V, 2); zero where absent
+    "Keypoints of each person centred on their mean over the clip's present joints and frames, in units of their RMS spread."
+    w = valid.to(keypoints.dtype)[..., None]
+    kp = torch.where(valid[..., None], keypoints, torch.zeros_like(keypoints))
+    n = w.sum((2, 3), keepdim=True).clamp_min(1)
+    centre = (kp * w).sum((2, 3), keepdim=True) / n                                        # (B, M, 1, 1, 2)
+    spread = (((kp - centre) ** 2 * w).sum((2, 3, 4), keepdim=True) / (2 * n)).sqrt()     # (B, M, 1, 1, 1)
+    return (kp - centre) / spread.clamp_min(1e-3) * w
+
+class KeypointEmbedding(nn.Module):
+    "Tokens from coordinates: MLP of (frame x, y, clip-normalised x, y, score) per joint, `(B,M,T,V,2)` -> `(B,T,M*V,D)`; absent joints give zero tokens."
+    def __init__(self, dim: int):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(5, dim), nn.GELU(), nn.Linear(dim, dim))
+
+    def forward(self, keypoints: torch.Tensor, scores: torch.Tensor | None, frame_size: tuple[int, int]) -> torch.Tensor:
+        B, M, T, V, _ = keypoints.shape
+        H, W = frame_size
+        kp = keypoints.float()
+        score = kp.new_ones(kp.shape[:-1]) if scores is None else scores.float()
+        valid = joint_present(kp, score)
+        xy = (torch.where(valid[..., None], kp, torch.zeros_like(kp)) + 0.5) / kp.new_tensor([W, H]) * 2 - 1  # pixel centres -> [-1, 1]
+        x = torch.cat([xy, clip_normalised(kp, valid), torch.where(valid, score, torch.zeros_like(score))[..., None]], -1)
+        x = x * valid[..., None]
+        return rearrange(self.mlp(x) * valid[..., None], 'b m t v d -> b t (m v) d')

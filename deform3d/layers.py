@@ -16,7 +16,7 @@ __all__ = ['Attention', 'DropPath', 'FeedForward', 'AttentionBlock']
 
 # %% ../nbs/00_layers.ipynb #624f091d
 class Attention(nn.Module):
-    "Multi-head attention of a query set `(... n_q d)` over a key/value set `(... n_kv d)`."
+    "Multi-head attention of a query set `(... n_q d)` over a key/value set `(... n_kv d)`, with an optional key mask."
     def __init__(self,
                  dim: int,               # token width d
                  num_heads: int = 8,     # heads h; d must be divisible by h
@@ -34,24 +34,48 @@ class Attention(nn.Module):
         self.keep_attention = False   # set by deform3d.explain: compute the weights explicitly and pass them through `probe`
         self.probe = nn.Identity()    # hook point for the attention weights (b h n_q n_kv)
 
-    def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor | None = None, *, fused: bool = True) -> torch.Tensor:
+    def forward(self,
+                x_q: torch.Tensor,                     # (... n_q d) queries
+                x_kv: torch.Tensor | None = None,      # (... n_kv d) keys/values; None: x_q
+                *, key_mask: torch.Tensor | None = None,  # (... n_kv) bool, True = attend to this key
+                fused: bool = True,                    # SDPA (True) or the explicit softmax of `reference`
+               ) -> torch.Tensor:                      # (... n_q d)
         x_kv = x_q if x_kv is None else x_kv
         *lead, n_q, d = x_q.shape
         n_kv = x_kv.shape[-2]
         if tuple(x_kv.shape[:-2]) != tuple(lead): raise ValueError(f"Attention: leading axes differ, queries {tuple(x_q.shape)} vs keys {tuple(x_kv.shape)}")
         # SDPA's fused CPU and GPU kernels want 4-D input: fold every leading axis into one batch axis
-        q = rearrange(self.q(x_q.reshape(-1, n_q, d)), 'b n (h e) -> b h n e', h=self.num_heads)
-        k, v = rearrange(self.kv(x_kv.reshape(-1, n_kv, d)), 'b n (two h e) -> two b h n e', two=2, h=self.num_heads)
-        p = self.attn_drop if self.training else 0.
-        if fused and not self.keep_attention: out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
-        else: out = self.reference(q, k, v, p)
-        out = self.proj_drop(self.proj(rearrange(out, 'b h n e -> b n (h e)')))
-        return out.reshape(*lead, n_q, d)
+        q = self.q(x_q.reshape(-1, n_q, d))
+        k, v = self.kv(x_kv.reshape(-1, n_kv, d)).chunk(2, dim=-1)
+        mask = None if key_mask is None else key_mask.reshape(-1, n_kv)
+        out = self.attend(q, k, v, mask, fused=fused)
+        return self.proj_drop(self.proj(out)).reshape(*lead, n_q, d)
 
-    def reference(self, q, k, v, p: float = 0.):
-        "softmax(q k^T / sqrt(e)) v, written out; the weights pass through `self.probe`."
-        weights = (q @ k.transpose(-2, -1) * self.head_dim ** -0.5).softmax(dim=-1)
-        weights = self.probe(weights)
+    def attend(self,
+               q: torch.Tensor,                    # (b n_q d) projected queries
+               k: torch.Tensor,                    # (b n_kv d) projected keys
+               v: torch.Tensor,                    # (b n_kv d) projected values
+               key_mask: torch.Tensor | None = None,  # (b n_kv) bool, True = a key to attend to
+               *, fused: bool = True,
+              ) -> torch.Tensor:                   # (b n_q d), heads merged, before the output projection
+        "The attention itself on projected tokens: split heads, SDPA (or `reference`) with the key mask, merge heads."
+        q, k, v = (rearrange(t, 'b n (h e) -> b h n e', h=self.num_heads) for t in (q, k, v))   # views, no copies
+        has_key = None
+        if key_mask is not None:
+            has_key = key_mask.any(-1)                                         # (b,) a set without any key ...
+            key_mask = rearrange(key_mask | ~has_key[:, None], 'b n -> b 1 1 n')  # ... attends to all (finite) ...
+        p = self.attn_drop if self.training else 0.
+        if fused and not self.keep_attention: out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
+        else: out = self.reference(q, k, v, key_mask, p)
+        out = rearrange(out, 'b h n e -> b n (h e)')
+        if has_key is not None and (has_key.is_meta or not has_key.all()): out = out * rearrange(has_key, 'b -> b 1 1')   # ... gives 0
+        return out
+
+    def reference(self, q, k, v, key_mask: torch.Tensor | None = None, p: float = 0.):
+        "softmax(q k^T / sqrt(e) + mask) v, written out; the weights pass through `self.probe`."
+        logits = q @ k.transpose(-2, -1) * self.head_dim ** -0.5
+        if key_mask is not None: logits = logits.masked_fill(~key_mask, float('-inf'))
+        weights = self.probe(logits.softmax(dim=-1))
         return F.dropout(weights, p) @ v
 
 # %% ../nbs/00_layers.ipynb #36d95f94
@@ -89,8 +113,27 @@ class AttentionBlock(nn.Module):
         self.ffn = FeedForward(dim, int(dim * mlp_ratio), drop=drop)
         self.drop_path = DropPath(drop_path)
 
-    def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor | None = None, *, fused: bool = True) -> torch.Tensor:
+    def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor | None = None, *,
+                key_mask: torch.Tensor | None = None, fused: bool = True) -> torch.Tensor:
         q = self.norm1(x_q)
         kv = q if x_kv is None else self.norm1(x_kv)
-        x = x_q + self.drop_path(self.attn(q, kv, fused=fused))
+        return self.update(x_q, self.attn(q, kv, key_mask=key_mask, fused=fused))
+
+    # The two halves of `forward`, for modules that attend over gathered token sets (`deform3d.stride`, `deform3d.deformable`):
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        "LayerNorm, then the q, k, v projections of every token of `x` `(... n d)`."
+        xn = self.norm1(x)
+        k, v = self.attn.kv(xn).chunk(2, dim=-1)
+        return self.attn.q(xn), k, v
+
+    def update(self,
+               x: torch.Tensor,                        # (... n d) the residual stream
+               out: torch.Tensor,                      # (... n d) what attends to x: projected attention output, or
+               covered: torch.Tensor | None = None,    # (... n) bool: tokens that received an update; others keep x
+               *, projected: bool = True,              # False: `out` is `Attention.attend`'s output, projected here
+              ) -> torch.Tensor:
+        "`x + DropPath(out)`, then `x + DropPath(FFN(LN(x)))`."
+        if not projected: out = self.attn.proj_drop(self.attn.proj(out))
+        if covered is not None: out = out * covered.unsqueeze(-1)
+        x = x + self.drop_path(out)
         return x + self.drop_path(self.ffn(self.norm2(x)))

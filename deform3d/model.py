@@ -12,18 +12,21 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange, repeat, reduce
 from .backbone import R2Plus1D
-from .heatmaps import JointTokenizer
-from .deformable import DeformableAttention3D
-from .stride import JointStrideAttention, TemporalStrideAttention
+from .utils import joint_present
+from .heatmaps import JointTokenizer, KeypointEmbedding
+from .deformable import DeformableAttention3D, OFFSET_CONVS
+from .stride import JointStrideAttention, TemporalStrideAttention, KV_WINDOWS, STRIDE_FFN
 
 # %% auto #0
-__all__ = ['ATTENTIONS', 'MODAL_TOKENS', 'MODALITIES', 'ModelConfig', 'resize_time', 'resize_space', 'clip_normalised',
-           'KeypointEmbedding', 'Deformer3DBlock', 'Deformer3D']
+__all__ = ['ATTENTIONS', 'MODAL_TOKENS', 'MODALITIES', 'JOINT_WINDOWS', 'ATTENTION_SCOPES', 'ModelConfig', 'resize_time',
+           'resize_space', 'Deformer3DBlock', 'Deformer3D']
 
 # %% ../nbs/05_model.ipynb #a1bac454
 ATTENTIONS = ('deformable', 'joint', 'temporal')
 MODAL_TOKENS = ('cross', 'single', 'none')
 MODALITIES = ('rgb+pose', 'rgb', 'pose')
+JOINT_WINDOWS = ('person', 'concat')
+ATTENTION_SCOPES = ('paper', 'full')
 
 @dataclass
 class ModelConfig:
@@ -50,6 +53,11 @@ class ModelConfig:
     modal_tokens: str = 'cross'             # 'cross' | 'single' | 'none' (Table 5)
     modalities: str = 'rgb+pose'            # 'rgb+pose' | 'rgb' | 'pose'
     pose_coordinates: bool = False          # rgb+pose: add KeypointEmbedding (x, y, score) to the heatmap-pooled tokens (not in the paper)
+    kv_windows: str = 'cyclic'              # key/value window of each query window: 'cyclic' | 'span' | 'paper' (deform3d.stride)
+    joint_windows: str = 'person'           # joint windows restart at each person ('person') or slide over all persons' joints ('concat')
+    stride_ffn: str = 'token'               # stride attentions: FFN once per token after the merge ('token') or per window copy ('window')
+    offset_conv: str = 'separable'          # first conv of the 3D token search: 'separable' (k x 1 x 1, 1 x k x k) | 'full' (k^3)
+    attention_scope: str = 'paper'          # 'paper': deformable + stride windows; 'full': full self-attention in each module
 
     def __post_init__(self):
         err = lambda msg: ValueError(f"ModelConfig: {msg}")
@@ -74,6 +82,9 @@ class ModelConfig:
         if self.modal_tokens not in MODAL_TOKENS: raise err(f"modal_tokens must be one of {MODAL_TOKENS}, got {self.modal_tokens!r}")
         if self.modalities not in MODALITIES: raise err(f"modalities must be one of {MODALITIES}, got {self.modalities!r}")
         if not isinstance(self.pose_coordinates, bool): raise err(f"pose_coordinates must be true or false, got {self.pose_coordinates!r}")
+        for name, allowed in (('kv_windows', KV_WINDOWS), ('joint_windows', JOINT_WINDOWS), ('stride_ffn', STRIDE_FFN),
+                              ('offset_conv', OFFSET_CONVS), ('attention_scope', ATTENTION_SCOPES)):
+            if getattr(self, name) not in allowed: raise err(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         bad = [a for a in self.attention if a not in ATTENTIONS]
         if bad or not self.attention or len(set(self.attention)) != len(self.attention):
             raise err(f"attention must be a non-empty subset of {ATTENTIONS} without repeats, got {self.attention!r}")
@@ -134,35 +145,6 @@ def resize_space(emb: torch.Tensor,            # (h0, w0, d)
     x = F.interpolate(rearrange(emb, 'h w d -> 1 d h w'), size=tuple(size), mode='bicubic', align_corners=False)
     return rearrange(x, '1 d h w -> h w d')
 
-# %% ../nbs/05_model.ipynb #8eb185b8
-def clip_normalised(keypoints: torch.Tensor,   # (B, M, T, V, 2) pixel (x, y)
-                    valid: torch.Tensor,       # (B, M, T, V) bool: the joint is present
-                   ) -> torch.Tensor:          # (B, M, T, V, 2); zero where absent
-    "Keypoints of each person centred on their mean over the clip's present joints and frames, in units of their RMS spread."
-    w = valid.to(keypoints.dtype)[..., None]
-    kp = torch.where(valid[..., None], keypoints, torch.zeros_like(keypoints))
-    n = w.sum((2, 3), keepdim=True).clamp_min(1)
-    centre = (kp * w).sum((2, 3), keepdim=True) / n                                        # (B, M, 1, 1, 2)
-    spread = (((kp - centre) ** 2 * w).sum((2, 3, 4), keepdim=True) / (2 * n)).sqrt()     # (B, M, 1, 1, 1)
-    return (kp - centre) / spread.clamp_min(1e-3) * w
-
-class KeypointEmbedding(nn.Module):
-    "Tokens from coordinates: MLP of (frame x, y, clip-normalised x, y, score) per joint, `(B,M,T,V,2)` -> `(B,T,M*V,D)`; absent joints give zero tokens."
-    def __init__(self, dim: int):
-        super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(5, dim), nn.GELU(), nn.Linear(dim, dim))
-
-    def forward(self, keypoints: torch.Tensor, scores: torch.Tensor | None, frame_size: tuple[int, int]) -> torch.Tensor:
-        B, M, T, V, _ = keypoints.shape
-        H, W = frame_size
-        kp = keypoints.float()
-        score = kp.new_ones(kp.shape[:-1]) if scores is None else scores.float()
-        valid = torch.isfinite(kp).all(-1) & torch.isfinite(score) & (score != 0)
-        xy = (torch.where(valid[..., None], kp, torch.zeros_like(kp)) + 0.5) / kp.new_tensor([W, H]) * 2 - 1  # pixel centres -> [-1, 1]
-        x = torch.cat([xy, clip_normalised(kp, valid), torch.where(valid, score, torch.zeros_like(score))[..., None]], -1)
-        x = x * valid[..., None]
-        return rearrange(self.mlp(x) * valid[..., None], 'b m t v d -> b t (m v) d')
-
 # %% ../nbs/05_model.ipynb #e603caa2
 def _stack(tok: dict[str, torch.Tensor], names, like: torch.Tensor) -> torch.Tensor:
     "The modal tokens `names` of `tok` (each `(b t d)`) as `(b t k d)`; `k = 0` gives an empty tensor shaped like `like`'s `(b t . d)`."
@@ -174,14 +156,18 @@ class Deformer3DBlock(nn.Module):
     def __init__(self, cfg: ModelConfig, drop_path: float = 0.):
         super().__init__()
         D, kw = cfg.dim, dict(num_heads=cfg.num_heads, mlp_ratio=cfg.mlp_ratio, drop_path=drop_path)
+        full = cfg.attention_scope == 'full'
+        windows = dict(kv_windows=cfg.kv_windows, ffn=cfg.stride_ffn, full=full)
         self.names = cfg.modal_names
         self.mixer = self.names[-1] if self.names else None                     # 'cls' or 'shared'
         self.rgb_side = tuple(n for n in self.names if n in ('rgb', self.mixer))     # [M_RGB || M_CLS]
         self.pose_side = tuple(n for n in self.names if n in ('pose', self.mixer))   # [M_pose || M_CLS]
         active = cfg.active_attention
-        self.deformable = DeformableAttention3D(D, kernel_size=cfg.kernel_size, **kw) if 'deformable' in active else None
-        self.joint = JointStrideAttention(D, window=cfg.joint_window, stride=cfg.joint_stride, **kw) if 'joint' in active else None
-        self.temporal = (TemporalStrideAttention(D, window=cfg.temporal_window, stride=cfg.temporal_stride, **kw)
+        self.deformable = (DeformableAttention3D(D, kernel_size=cfg.kernel_size, offset_conv=cfg.offset_conv, search=not full, **kw)
+                           if 'deformable' in active else None)
+        self.joint = (JointStrideAttention(D, window=cfg.joint_window, stride=cfg.joint_stride,
+                                           per_person=cfg.joint_windows == 'person', **windows, **kw) if 'joint' in active else None)
+        self.temporal = (TemporalStrideAttention(D, window=cfg.temporal_window, stride=cfg.temporal_stride, **windows, **kw)
                          if 'temporal' in active else None)
         self.mix = None
         if self.mixer is not None and cfg.modalities == 'rgb+pose':
@@ -193,7 +179,10 @@ class Deformer3DBlock(nn.Module):
                 z: torch.Tensor | None,      # (b t h w d) RGB tokens, or None without the RGB modality
                 p: torch.Tensor | None,      # (b t r d) pose tokens, or None without the pose modality
                 m: torch.Tensor,             # (b t k d) modal tokens in the order of `names`
-                *, fused: bool = True,
+                *,
+                present: torch.Tensor | None = None,   # (b t r) bool: pose tokens that may be keys; None: all
+                persons: int = 1,                      # M (R = M V)
+                fused: bool = True,
                ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor]:
         tok = dict(zip(self.names, m.unbind(2)))
         if self.deformable is not None:                                        # Eq. 4-7
@@ -201,17 +190,20 @@ class Deformer3DBlock(nn.Module):
             tok.update(zip(self.rgb_side, out.unbind(2)))
         cls_rgb = tok.get(self.mixer)
         if self.joint is not None:                                             # Algorithm A1
-            p, out = self.joint(p, _stack(tok, self.pose_side, m), fused=fused)
+            p, out = self.joint(p, _stack(tok, self.pose_side, m), present=present, persons=persons, fused=fused)
             tok.update(zip(self.pose_side, out.unbind(2)))
         if self.mix is not None:                                               # [M_CLS || M*_CLS] -> M_CLS
             tok[self.mixer] = self.mix(torch.cat([cls_rgb, tok[self.mixer]], dim=-1))
         m = _stack(tok, self.names, m)
-        if self.temporal is not None:                                          # Eq. A4, Algorithm A2
-            parts = ([rearrange(z, 'b t h w d -> b t (h w) d')] if z is not None else []) + ([p] if p is not None else []) + [m]
-            out = self.temporal(torch.cat(parts, dim=2), fused=fused).split([x.shape[2] for x in parts], dim=2)
-            if z is not None: z = rearrange(out[0], 'b t (h w) d -> b t h w d', h=z.shape[2])
-            if p is not None: p = out[-2]
-            m = out[-1]
+        if self.temporal is not None:                                          # Eq. A4, Algorithm A2, groups not concatenated
+            groups = [(rearrange(z, 'b t h w d -> b t (h w) d'), None)] if z is not None else []
+            groups += [(p, present)] if p is not None else []
+            groups += [(m, None)] if m.shape[2] else []
+            out = self.temporal(*(g for g, _ in groups), key_masks=tuple(k for _, k in groups), fused=fused)
+            out = list(out) if len(groups) > 1 else [out]
+            if z is not None: z = rearrange(out.pop(0), 'b t (h w) d -> b t h w d', h=z.shape[2])
+            if p is not None: p = out.pop(0)
+            if out: m = out.pop(0)
         return z, p, m
 
 # %% ../nbs/05_model.ipynb #776f1df8
@@ -260,11 +252,11 @@ class Deformer3D(nn.Module):
         return B, T, H, W
 
     def tokens(self, video: torch.Tensor | None, keypoints: torch.Tensor | None, scores: torch.Tensor | None = None):
-        "Input tokens `(z (b t h w d) | None, p (b t r d) | None, modal (b t k d))` with their embeddings."
+        "Input tokens `(z (b t h w d) | None, p (b t r d) | None, modal (b t k d), present (b t r) bool | None)` with their embeddings."
         B, T, H, W = self._check(video, keypoints, scores)
         cfg, D = self.cfg, self.cfg.dim
         time = resize_time(self.time_embed, T)                                      # (t d)
-        z = p = None
+        z = p = present = None
         if self.backbone is not None: feat_a, feat_b = self.backbone(video)
         if cfg.use_rgb:
             z = rearrange(feat_b, 'b d t h w -> b t h w d') + rearrange(time, 't d -> t 1 1 d') \
@@ -273,20 +265,27 @@ class Deformer3D(nn.Module):
             p = self.tokenizer(feat_a, keypoints, scores, (H, W)) if self.tokenizer is not None else 0   # Eq. 1
             if self.keypoint_embed is not None: p = p + self.keypoint_embed(keypoints, scores, (H, W))  # coordinates
             p = p + rearrange(time, 't d -> t 1 d') + repeat(self.joint_embed, 'v d -> (m v) d', m=keypoints.shape[1])
+            present = rearrange(joint_present(keypoints, scores), 'b m t v -> b t (m v)')
+            if not present.is_meta and present.all(): present = None                # no mask: the unmasked fast path
         if self.modal is not None: m = repeat(resize_time(self.modal, T), 't k d -> b t k d', b=B)
         else: m = time.new_zeros(B, T, 0, D)
-        return z, p, m
+        return z, p, m, present
 
     def forward_features(self, video: torch.Tensor | None, keypoints: torch.Tensor | None,
                          scores: torch.Tensor | None = None, *, fused: bool = True) -> dict[str, torch.Tensor | None]:
-        "The last tokens `rgb`, `pose`, `modal` and the head's input `pooled` (b f): the time-averaged head tokens, each layer-normalised."
-        z, p, m = self.tokens(video, keypoints, scores)
-        for blk in self.blocks: z, p, m = blk(z, p, m, fused=fused)
+        "The last tokens `rgb`, `pose`, `modal`, the key mask `present` and the head's input `pooled` (b f)."
+        z, p, m, present = self.tokens(video, keypoints, scores)
+        persons = keypoints.shape[1] if keypoints is not None else 1
+        for blk in self.blocks: z, p, m = blk(z, p, m, present=present, persons=persons, fused=fused)
         if m.shape[2]: parts = reduce(m, 'b t k d -> b k d', 'mean')
-        else: parts = torch.stack(([reduce(z, 'b t h w d -> b d', 'mean')] if z is not None else [])
-                                  + ([reduce(p, 'b t r d -> b d', 'mean')] if p is not None else []), dim=1)
+        else:
+            parts = [reduce(z, 'b t h w d -> b d', 'mean')] if z is not None else []
+            if p is not None:                                                       # absent joints do not count
+                w = torch.ones_like(p[..., 0]) if present is None else present.to(p.dtype)
+                parts.append(torch.einsum('btrd,btr->bd', p, w) / w.sum((1, 2)).clamp(min=1)[:, None])
+            parts = torch.stack(parts, dim=1)
         pooled = rearrange(self.head_norm(parts), 'b k d -> b (k d)')
-        return dict(rgb=z, pose=p, modal=m, pooled=pooled)
+        return dict(rgb=z, pose=p, modal=m, present=present, pooled=pooled)
 
     def forward(self,
                 video: torch.Tensor | None,             # (B, 3, T, H, W) normalised frames (None only for modalities='pose')

@@ -542,16 +542,16 @@ def _saved_bytes_and_time(module, args: tuple, backward: bool) -> tuple[int, flo
 
 def measure_attention(module: str, frames: int, persons: int, *, repeats: int = 3, backward: bool = True, **sizes) -> dict:
     "Median wall time (ms) and saved activation memory (MiB) of `module` and of full attention over the same tokens, batch 1, CPU."
-    import torch
+    import functools, torch
     from deform3d.complexity import _build, _module_inputs, _sizes
     from deform3d.layers import AttentionBlock
     sz = _sizes(None, sizes)
     mod = _build(module, sz['dim'], sz['num_heads'], sz['joint_window'], sz['temporal_window'], sz['kernel_size'])
     full = AttentionBlock(sz['dim'], num_heads=sz['num_heads'])
-    args, tokens = _module_inputs(module, frames, persons, sz['num_joints'], sz['grid'], sz['dim'], 'cpu')
+    args, kwargs, tokens = _module_inputs(module, frames, persons, sz['num_joints'], sz['grid'], sz['dim'], 'cpu')
     args = tuple(a.normal_() for a in args); tokens = tokens.normal_()
     out = {}
-    for name, m, a in (('', mod, args), ('full_', full, (tokens,))):
+    for name, m, a in (('', functools.partial(mod, **kwargs), args), ('full_', full, (tokens,))):
         runs = [_saved_bytes_and_time(m, a, backward) for _ in range(repeats + 1)][1:]      # the first run warms up
         out[f'{name}time_ms'] = 1e3 * sorted(t for _, t in runs)[len(runs) // 2]
         out[f'{name}memory_mib'] = runs[-1][0] / 2**20

@@ -1,4 +1,4 @@
-"""Joint stride attention (Algorithm A1) and temporal stride attention (Algorithm A2): sliding query windows over the joints or the frames, each attending to a key/value window shifted by the stride, all windows in one batched attention call.
+"""Joint stride attention (Algorithm A1) and temporal stride attention (Algorithm A2): sliding query windows over the joints or the frames, each attending to a key/value window one stride later, with key masks for absent joints, LayerNorm, projections and FFN once per token, and all windows in one attention call.
 
 Docs: https://deform3d.github.io/deform3d/stride.html.md"""
 
@@ -10,16 +10,19 @@ import numbers
 from functools import lru_cache
 import torch
 import torch.nn as nn
-from einops import rearrange, repeat, reduce
+from einops import rearrange, repeat
+from torch.utils.checkpoint import checkpoint, create_selective_checkpoint_contexts, CheckpointPolicy
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
 from .layers import Attention, AttentionBlock
 
 # %% auto #0
-__all__ = ['window_stride', 'window_starts', 'window_starts_loop', 'window_index', 'window_table', 'StrideAttention',
-           'JointStrideAttention', 'TemporalStrideAttention', 'window_dependency', 'attention_scores',
-           'attention_flops', 'full_attention_scores']
+__all__ = ['KV_WINDOWS', 'STRIDE_FFN', 'window_stride', 'window_starts', 'window_pairs_loop', 'window_index', 'window_table',
+           'merge_windows', 'StrideAttention', 'JointStrideAttention', 'TemporalStrideAttention', 'window_dependency',
+           'attention_scores', 'attention_flops', 'full_attention_scores']
 
 # %% ../nbs/04_stride.ipynb #4bfcd130
+KV_WINDOWS = ('cyclic', 'span', 'paper')
+
 def window_stride(window: int,               # wnd
                   stride: int | None = None,  # None: the paper's floor(wnd/2) (1 for wnd=1)
                  ) -> int:
@@ -32,156 +35,340 @@ def window_stride(window: int,               # wnd
                          f"outside every query window), got {stride!r}")
     return int(stride)
 
-def window_starts(length: int,                 # L, the number of tokens on the slid axis (R joints or T frames)
+def _check_kv(kv_windows: str):
+    if kv_windows not in KV_WINDOWS: raise ValueError(f"stride attention: kv_windows must be one of {KV_WINDOWS}, got {kv_windows!r}")
+
+def window_starts(length: int,                 # L, the number of tokens on the slid axis
                   window: int,                 # wnd
                   *, stride: int | None = None, # s; None: floor(wnd/2)
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Start indices `(query_starts, kv_starts)`, two int64 tensors of shape `(nw,)`; the windows hold `min(window, length)` tokens."
+                 ) -> torch.Tensor:             # (nw,) int64 start of each query window
+    "Start indices of the query windows: 0, s, 2s, ... below `L - wnd`, then `L - wnd`; one window `[0, L)` when `L <= wnd`."
     if length < 1: raise ValueError(f"stride attention: the slid axis is empty (length {length})")
     s, last = window_stride(window, stride), length - window
-    if last <= 0: return torch.zeros(1, dtype=torch.long), torch.zeros(1, dtype=torch.long)
-    q = torch.cat([torch.arange(0, last, s), torch.tensor([last])])
-    return q, (q + s).clamp(max=last)
+    if last <= 0: return torch.zeros(1, dtype=torch.long)
+    return torch.cat([torch.arange(0, last, s), torch.tensor([last])])
 
-# %% ../nbs/04_stride.ipynb #b3db9657
-def window_starts_loop(length: int, window: int, *, stride: int | None = None) -> tuple[list[int], list[int]]:
-    "Plain-Python `window_starts`: the query loop of Algorithm A1/A2 with the last window clamped to `length - window`."
+def window_pairs_loop(length: int, window: int, *, stride: int | None = None,
+                      kv_windows: str = 'cyclic') -> list[tuple[list[int], list[int]]]:
+    "Plain Python: the `(query tokens, key/value tokens)` of every window, the query loop of A1/A2 and the pairing `kv_windows`."
     s = window_stride(window, stride)
-    if length <= window: return [0], [0]
-    q, i = [], 0
+    _check_kv(kv_windows)
+    if length <= window: return [(list(range(length)), list(range(length)))]
+    starts, i = [], 0
     while i < length - window:
-        q.append(i); i += s
-    q.append(length - window)                       # "to assure query covers entire tokens"
-    return q, [min(i + s, length - window) for i in q]
+        starts.append(i); i += s
+    starts.append(length - window)                    # "to assure query covers entire tokens"
+    pairs = []
+    for q in starts:
+        if kv_windows == 'paper': k = min(q + s, length - window); kv = list(range(k, k + window))
+        elif kv_windows == 'cyclic': kv = [(q + s + j) % length for j in range(window)]
+        else:
+            width = min(window + s, length); k = min(q, length - width); kv = list(range(k, k + width))
+        pairs.append((list(range(q, q + window)), kv))
+    return pairs
 
 # %% ../nbs/04_stride.ipynb #9f78464a
-@lru_cache(maxsize=64)
-def window_index(length: int, window: int, device: torch.device | str | None = None,
-                 *, stride: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    "Gather indices `q_idx`, `kv_idx` `(nw w)` of the query and key/value windows, and per-token query-window counts `(L,)`."
-    q, kv = window_starts(length, window, stride=stride)
-    offs = torch.arange(min(window, length))
-    q_idx, kv_idx = q[:, None] + offs, kv[:, None] + offs
-    counts = torch.bincount(q_idx.flatten(), minlength=length)
+@lru_cache(maxsize=128)
+def window_index(length: int, window: int, device: torch.device | str | None = None, *, stride: int | None = None,
+                 kv_windows: str = 'cyclic', groups: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "Gather tables `q_idx (G*nw, wnd)`, `kv_idx (G*nw, wnd_kv)` over `G*length` tokens, and per-token query-window counts `(G*length,)`."
+    _check_kv(kv_windows)
+    s, w = window_stride(window, stride), min(window, length)
+    q = window_starts(length, window, stride=stride)
+    offs = torch.arange(w)
+    q_idx = q[:, None] + offs
+    if length <= window: kv_idx = q_idx
+    elif kv_windows == 'paper': kv_idx = (q + s).clamp(max=length - window)[:, None] + offs
+    elif kv_windows == 'cyclic': kv_idx = (q[:, None] + s + offs) % length
+    else:
+        width = min(window + s, length)
+        kv_idx = q.clamp(max=length - width)[:, None] + torch.arange(width)
+    shift = rearrange(torch.arange(groups) * length, 'g -> g 1 1')          # the windows restart at each group
+    q_idx, kv_idx = (rearrange(i + shift, 'g nw w -> (g nw) w') for i in (q_idx, kv_idx))
+    counts = torch.bincount(q_idx.flatten(), minlength=groups * length)
     return q_idx.to(device), kv_idx.to(device), counts.to(device)
 
-def window_table(length: int, window: int, *, stride: int | None = None) -> str:
+def window_table(length: int, window: int, *, stride: int | None = None, kv_windows: str = 'cyclic') -> str:
     "The windows as text: one row per window, `q` query only, `k` key/value only, `b` both, `.` neither."
-    q_idx, kv_idx, _ = window_index(length, window, stride=stride)
+    q_idx, kv_idx, _ = window_index(length, window, stride=stride, kv_windows=kv_windows)
     rows = []
     for w, (qi, ki) in enumerate(zip(q_idx.tolist(), kv_idx.tolist())):
         cells = ''.join('b' if (r in qi and r in ki) else 'q' if r in qi else 'k' if r in ki else '.' for r in range(length))
-        rows.append(f"{w:>3}  q[{qi[0]:>2}, {qi[-1] + 1:>2})  kv[{ki[0]:>2}, {ki[-1] + 1:>2})  {cells}")
+        rows.append(f"{w:>3}  q[{qi[0]:>2}, {qi[-1] + 1:>2})  kv {','.join(map(str, ki)):<16} {cells}")
     return '\n'.join(rows)
 
-# %% ../nbs/04_stride.ipynb #67f90822
+# %% ../nbs/04_stride.ipynb #83b1df2e
+def _take(x: torch.Tensor, idx: torch.Tensor, dim: int) -> torch.Tensor:
+    "`x` gathered along `dim` by a window table `idx (nw, w)`, which becomes two axes `(nw, w)` there; a view for one whole-axis window."
+    if tuple(idx.shape) == (1, x.shape[dim]): return x.unsqueeze(dim)       # window [0, L): full attention, no copy
+    return x.index_select(dim, idx.flatten()).unflatten(dim, tuple(idx.shape))
+
+def merge_windows(values: torch.Tensor,              # (B, nw, w, ...) one output per window and token
+                  idx: torch.Tensor,                 # (nw, w) the token of each output
+                  counts: torch.Tensor,              # (L,) query windows per token (from `window_index`)
+                  weight: torch.Tensor | None = None,  # (B, nw) bool: the windows that count; None: all
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:   # (B, L, ...) mean; (B, L) bool covered, or None
+    "Mean over the (counting) windows of each token's outputs, by `index_add` (no loop over windows or tokens)."
+    B, nw, w, *rest = values.shape
+    L, one = counts.shape[0], (1,) * len(rest)
+    if tuple(idx.shape) == (1, L) and weight is None: return values[:, 0], None
+    flat, v = idx.flatten(), values.flatten(1, 2)
+    if weight is None:
+        total = v.new_zeros(B, L, *rest).index_add_(1, flat, v)
+        return total / counts.to(v.dtype).view(L, *one), None
+    wt = repeat(weight.to(v.dtype), 'b nw -> b (nw w)', w=w)
+    total = v.new_zeros(B, L, *rest).index_add_(1, flat, v * wt.view(B, nw * w, *one))
+    den = wt.new_zeros(B, L).index_add_(1, flat, wt)
+    return total / den.clamp(min=1).view(B, L, *one), den > 0
+
+def _mean_windows(values: torch.Tensor, weight: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    "`values (B, nw, ...)` averaged over the (counting) windows: the modal tokens, which every window holds."
+    if weight is None: return values.mean(1), None
+    wt = weight.to(values.dtype).view(*weight.shape, *(1,) * (values.ndim - 2))
+    return (values * wt).sum(1) / wt.sum(1).clamp(min=1), weight.any(1)
+
+# %% ../nbs/04_stride.ipynb #274fc2a1
+STRIDE_FFN = ('token', 'window')
+_SDPA_OPS = {op for op in (getattr(torch.ops.aten, name, None) for name in (
+    '_scaled_dot_product_flash_attention_for_cpu', '_scaled_dot_product_flash_attention',
+    '_scaled_dot_product_efficient_attention', '_scaled_dot_product_cudnn_attention')) if op is not None}
+
+def _keep_attention_outputs(ctx, op, *args, **kwargs):
+    "Selective checkpointing policy: keep what the fused attention kernels return, recompute everything else (the gathers)."
+    return CheckpointPolicy.MUST_SAVE if op.overloadpacket in _SDPA_OPS else CheckpointPolicy.PREFER_RECOMPUTE
+
 def _check_tokens(name: str, x: torch.Tensor, what: str):
     if x.ndim != 4: raise ValueError(f"{name}: {what} must be (B, T, tokens, D), got shape {tuple(x.shape)}")
 
 class StrideAttention(nn.Module):
-    "Base of both stride attentions: one pre-norm `AttentionBlock` applied to every (query window, key/value window) pair."
+    "Base of both stride attentions: the parameters of one pre-norm `AttentionBlock`, applied to windows of tokens."
     def __init__(self,
-                 dim: int,                # token width D = 4C
+                 dim: int,                   # token width D = 4C
                  num_heads: int = 8,
-                 window: int = 4,         # wnd, tokens (joints or frames) per window
+                 window: int = 4,            # wnd, tokens (joints or frames) per window
                  stride: int | None = None,  # s in [1, wnd]; None: the paper's max(wnd // 2, 1)
+                 *,
+                 kv_windows: str = 'cyclic', # key/value window of each query window: 'cyclic' | 'span' | 'paper'
+                 ffn: str = 'token',         # FFN once per token after the merge ('token') or per window copy ('window')
+                 full: bool = False,         # full attention over the whole axis instead of windows
                  mlp_ratio: float = 4.,
                  qkv_bias: bool = True,
-                 drop: float = 0.,        # dropout in the FFN and after the attention projection
-                 attn_drop: float = 0.,   # dropout on the attention weights
-                 drop_path: float = 0.,   # stochastic depth of the block
+                 drop: float = 0.,           # dropout in the FFN and after the attention projection
+                 attn_drop: float = 0.,      # dropout on the attention weights
+                 drop_path: float = 0.,      # stochastic depth of the block
                 ):
         super().__init__()
+        _check_kv(kv_windows)
+        if ffn not in STRIDE_FFN: raise ValueError(f"{type(self).__name__}: ffn must be one of {STRIDE_FFN}, got {ffn!r}")
         self.window, self.stride = window, window_stride(window, stride)
+        self.kv_windows, self.ffn, self.full = kv_windows, ffn, bool(full)
         self.block = AttentionBlock(dim, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
                                     drop=drop, attn_drop=attn_drop, drop_path=drop_path)
 
-    def windows(self, length: int, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        "`window_index` of this module's window and stride over `length` tokens: `(q_idx, kv_idx, counts)`."
-        return window_index(length, self.window, device, stride=self.stride)
+    def windows(self, length: int, device: torch.device | str | None = None, *, groups: int = 1):
+        "`(q_idx, kv_idx, counts)` over `groups` consecutive runs of `length` tokens (`window_index`; one window if `full`)."
+        if self.full: return window_index(groups * length, groups * length, device)
+        return window_index(length, self.window, device, stride=self.stride, kv_windows=self.kv_windows, groups=groups)
 
-    def extra_repr(self) -> str: return f"window={self.window}, stride={self.stride}"
+    def pairs_loop(self, length: int, groups: int = 1) -> list[tuple[list[int], list[int]]]:
+        "Plain-Python counterpart of `windows`, for the loop references."
+        if self.full: return window_pairs_loop(groups * length, groups * length)
+        return [([g * length + i for i in q], [g * length + i for i in k]) for g in range(groups)
+                for q, k in window_pairs_loop(length, self.window, stride=self.stride, kv_windows=self.kv_windows)]
 
+    def project(self, x: torch.Tensor): return self.block.project(x)     # LayerNorm and q, k, v: once per token
+
+    def attend_windows(self, build, tensors: tuple, mask: torch.Tensor | None, *, fused: bool = True) -> torch.Tensor:
+        "`attend(*build(*tensors), mask)`: attention over the windows that `build` gathers from the per-token `tensors`."
+        attn = self.block.attn
+        def region(*ts): return attn.attend(*build(*ts), mask, fused=fused)
+        if not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+            return region(*tensors)
+        # The gathered windows hold every token ~wnd/s times: keep the per-token q, k, v and the attention's outputs for the
+        # backward pass, and gather the windows again there (copies: cheap), instead of keeping the window copies.
+        ctx = lambda: create_selective_checkpoint_contexts(_keep_attention_outputs)
+        return checkpoint(region, *tensors, use_reentrant=False, context_fn=ctx)
+
+    def update(self, x: torch.Tensor, out: torch.Tensor, covered: torch.Tensor | None = None) -> torch.Tensor:
+        "`ffn='window'`: the literal block on every window copy: x + DropPath(proj(out)), then the FFN."
+        return self.block.update(x, out, covered, projected=False)
+
+    def project_out(self, out: torch.Tensor) -> torch.Tensor:
+        "The output projection of the window outputs, before the merge: the mean of projections is the projection of the mean, and the projection then keeps the attention's own output for backward instead of a merged copy."
+        return self.block.attn.proj_drop(self.block.attn.proj(out))
+
+    def extra_repr(self) -> str:
+        return 'full' if self.full else f"window={self.window}, stride={self.stride}, kv_windows={self.kv_windows!r}, ffn={self.ffn!r}"
+
+# %% ../nbs/04_stride.ipynb #67f90822
 class JointStrideAttention(StrideAttention):
-    "Algorithm A1: query windows of `window` joints over all frames (+ all modal tokens) attend to windows shifted by the stride."
-    def _inputs(self, pose: torch.Tensor, modal: torch.Tensor | None) -> torch.Tensor:
+    "Algorithm A1: query windows of `window` joints over all frames (+ all modal tokens) attend to their key/value windows."
+    def __init__(self, dim: int, num_heads: int = 8, window: int = 4, stride: int | None = None, *,
+                 per_person: bool = True,    # windows restart at each person (False: the paper's concatenated series)
+                 **kwargs):
+        super().__init__(dim, num_heads, window, stride, **kwargs)
+        self.per_person = per_person
+
+    def _inputs(self, pose, modal, present, persons):
         name = type(self).__name__
         _check_tokens(name, pose, 'pose')
         B, T, R, D = pose.shape
-        if modal is None: return pose.new_zeros(B, T, 0, D)
+        if isinstance(persons, bool) or not isinstance(persons, int) or persons < 1 or R % persons:
+            raise ValueError(f"{name}: persons must be a positive int dividing the {R} pose tokens, got {persons!r}")
+        if modal is None: modal = pose.new_zeros(B, T, 0, D)
         _check_tokens(name, modal, 'modal')
         if (modal.shape[0], modal.shape[1], modal.shape[3]) != (B, T, D):
             raise ValueError(f"{name}: modal {tuple(modal.shape)} must be (B, T, K, D) with B, T, D of pose {tuple(pose.shape)}")
-        return modal
+        if present is not None and present.shape != pose.shape[:3]:
+            raise ValueError(f"{name}: present must be (B, T, R) = {tuple(pose.shape[:3])}, got {tuple(present.shape)}")
+        return modal, present
+
+    def joint_windows(self, R: int, persons: int = 1, device=None):
+        "`(q_idx, kv_idx, counts)` over the R = M V pose tokens: restarting at each person (`per_person`) or over the whole series."
+        return self.windows(R // persons, device, groups=persons) if self.per_person else self.windows(R, device)
 
     def forward(self,
-                pose: torch.Tensor,                  # (b t r d) joint tokens of all persons
-                modal: torch.Tensor | None = None,   # (b t k d) modal tokens [M_pose || M'_CLS]; None = K 0
-                *, fused: bool = True,               # SDPA (True) or the explicit softmax of `Attention.reference`
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        modal = self._inputs(pose, modal)
+                pose: torch.Tensor,                     # (b t r d) joint tokens of all persons, r = m V + v
+                modal: torch.Tensor | None = None,      # (b t k d) modal tokens [M_pose || M'_CLS]; None: K = 0
+                *,
+                present: torch.Tensor | None = None,    # (b t r) bool key mask; None: every joint present
+                persons: int = 1,                       # M; the windows restart every r / M tokens if `per_person`
+                fused: bool = True,                     # SDPA (True) or the explicit softmax of `Attention.reference`
+               ) -> tuple[torch.Tensor, torch.Tensor]:  # pose (b t r d), modal (b t k d)
+        modal, present = self._inputs(pose, modal, present, persons)
         B, T, R, D = pose.shape
-        q_idx, kv_idx, counts = self.windows(R, pose.device)
-        nw, wnd = q_idx.shape
-        m = repeat(modal, 'b t k d -> b nw (t k) d', nw=nw)
-        x_q = torch.cat([rearrange(pose[:, :, q_idx], 'b t nw w d -> b nw (t w) d'), m], dim=2)
-        x_kv = torch.cat([rearrange(pose[:, :, kv_idx], 'b t nw w d -> b nw (t w) d'), m], dim=2)
-        out = self.block(x_q, x_kv, fused=fused)                       # (b nw (t w + t k) d)
-        p = rearrange(out[:, :, :T * wnd], 'b nw (t w) d -> b t (nw w) d', t=T)
-        p = out.new_zeros(B, T, R, D).index_add_(2, q_idx.flatten(), p) / rearrange(counts, 'r -> r 1')
-        mo = reduce(out[:, :, T * wnd:], 'b nw (t k) d -> b t k d', 'mean', t=T)
-        return p, mo
+        K = modal.shape[2]
+        q_idx, kv_idx, counts = self.joint_windows(R, persons, pose.device)
+        nw, w = q_idx.shape
+        mask = weight = None
+        if present is not None:
+            pk = rearrange(_take(present, kv_idx, 2), 'b t nw w -> b nw (t w)')
+            weight = pk.any(-1)                                     # windows with a present joint among their keys
+            mask = rearrange(torch.cat([pk, pk.new_ones(B, nw, T * K)], dim=2), 'b nw n -> (b nw) n')
+        def build(qp, kp, vp, qm, km, vm):                           # the windows: [pose of the window (t w) || modal (t k)]
+            def side(x, m, idx): return rearrange(torch.cat([rearrange(_take(x, idx, 2), 'b t nw w d -> b nw (t w) d'),
+                                                             repeat(m, 'b t k d -> b nw (t k) d', nw=nw)], dim=2), 'b nw n d -> (b nw) n d')
+            return side(qp, qm, q_idx), side(kp, km, kv_idx), side(vp, vm, kv_idx)
+        out = self.attend_windows(build, (*self.project(pose), *self.project(modal)), mask, fused=fused)
+        out = rearrange(out, '(b nw) n d -> b nw n d', b=B)
+        if self.ffn == 'token': out = self.project_out(out)
+        out_p = rearrange(out[:, :, :T * w], 'b nw (t w) d -> b nw w t d', t=T)
+        out_m = rearrange(out[:, :, T * w:], 'b nw (t k) d -> b nw t k d', t=T)
+        if self.ffn == 'token':
+            merged, covered = merge_windows(out_p, q_idx, counts, weight)
+            covered = None if covered is None else rearrange(covered, 'b r -> b 1 r')
+            p = self.block.update(pose, rearrange(merged, 'b r t d -> b t r d'), covered)
+            mo, mcov = _mean_windows(out_m, weight)
+            return p, self.block.update(modal, mo, None if mcov is None else rearrange(mcov, 'b -> b 1 1'))
+        y_p = self.update(rearrange(_take(pose, q_idx, 2), 'b t nw w d -> b nw w t d'), out_p)
+        merged, covered = merge_windows(y_p, q_idx, counts, weight)
+        p = rearrange(merged, 'b r t d -> b t r d')
+        mo, mcov = _mean_windows(self.update(modal[:, None], out_m), weight)
+        if covered is None: return p, mo
+        return (torch.where(rearrange(covered, 'b r -> b 1 r 1'), p, pose),
+                torch.where(rearrange(mcov, 'b -> b 1 1 1'), mo, modal))
 
-    def loop_reference(self, pose: torch.Tensor, modal: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        "Algorithm A1 window by window (plain loop, explicit softmax), then the explicit mean merge: the test oracle of `forward`."
-        modal = self._inputs(pose, modal)
+    def loop_reference(self, pose: torch.Tensor, modal: torch.Tensor | None = None, *,
+                       present: torch.Tensor | None = None, persons: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        "Algorithm A1 window by window (plain loop, explicit softmax), with the masks and merge rules above: the test oracle."
+        modal, present = self._inputs(pose, modal, present, persons)
         B, T, R, D = pose.shape
-        qs, ks = window_starts_loop(R, self.window, stride=self.stride)
-        wnd = min(self.window, R)
+        K, blk = modal.shape[2], self.block
+        present = torch.ones(B, T, R, dtype=torch.bool, device=pose.device) if present is None else present
+        sum_p, n_p = torch.zeros_like(pose), pose.new_zeros(B, R)
+        sum_m, n_m = torch.zeros_like(modal), pose.new_zeros(B)
+        pairs = self.pairs_loop(R // persons, persons) if self.per_person else self.pairs_loop(R)
         m = rearrange(modal, 'b t k d -> b (t k) d')
-        p_sum, m_sum, count = torch.zeros_like(pose), torch.zeros_like(modal), [0] * R
-        for qi, ki in zip(qs, ks):
-            o = torch.cat([rearrange(pose[:, :, qi:qi + wnd], 'b t w d -> b (t w) d'), m], dim=1)
-            o_kv = torch.cat([rearrange(pose[:, :, ki:ki + wnd], 'b t w d -> b (t w) d'), m], dim=1)
-            o = self.block(o, o_kv, fused=False)
-            p_sum[:, :, qi:qi + wnd] += rearrange(o[:, :T * wnd], 'b (t w) d -> b t w d', t=T)
-            m_sum += rearrange(o[:, T * wnd:], 'b (t k) d -> b t k d', t=T)
-            for r in range(qi, qi + wnd): count[r] += 1
-        return p_sum / torch.tensor(count, dtype=pose.dtype, device=pose.device)[:, None], m_sum / len(qs)
+        for qi, ki in pairs:
+            x_q = torch.cat([rearrange(pose[:, :, qi], 'b t w d -> b (t w) d'), m], dim=1)
+            x_kv = torch.cat([rearrange(pose[:, :, ki], 'b t w d -> b (t w) d'), m], dim=1)
+            keep = torch.cat([rearrange(present[:, :, ki], 'b t w -> b (t w)'), present.new_ones(B, T * K)], dim=1)
+            counts = present[:, :, ki].flatten(1).any(1).to(pose.dtype)             # (b,) does this window count?
+            y = blk.attn(blk.norm1(x_q), blk.norm1(x_kv), key_mask=keep, fused=False)
+            if self.ffn == 'window': y = blk.update(x_q, y)                          # the whole block per window
+            y_p = rearrange(y[:, :T * len(qi)], 'b (t w) d -> b t w d', t=T)
+            for j, r in enumerate(qi):
+                sum_p[:, :, r] += y_p[:, :, j] * counts[:, None, None]; n_p[:, r] += counts
+            sum_m += rearrange(y[:, T * len(qi):], 'b (t k) d -> b t k d', t=T) * counts[:, None, None, None]; n_m += counts
+        cov_p, cov_m = (n_p > 0)[:, None, :, None], (n_m > 0)[:, None, None, None]
+        mean_p, mean_m = sum_p / n_p.clamp(min=1)[:, None, :, None], sum_m / n_m.clamp(min=1)[:, None, None, None]
+        if self.ffn == 'window': return torch.where(cov_p, mean_p, pose), torch.where(cov_m, mean_m, modal)
+        return blk.update(pose, mean_p * cov_p), blk.update(modal, mean_m * cov_m)
 
 # %% ../nbs/04_stride.ipynb #418347ef
 class TemporalStrideAttention(StrideAttention):
-    "Algorithm A2: query windows of `window` frames (all their tokens) attend to the frame windows shifted by the stride."
-    def forward(self,
-                tokens: torch.Tensor,   # (b t n d): [Z || P || M_RGB || M_pose || M_CLS] of every frame
-                *, fused: bool = True,
-               ) -> torch.Tensor:
-        _check_tokens(type(self).__name__, tokens, 'tokens')
-        B, T, N, D = tokens.shape
-        q_idx, kv_idx, counts = self.windows(T, tokens.device)
-        x_q = rearrange(tokens[:, q_idx], 'b nw w n d -> b nw (w n) d')
-        x_kv = rearrange(tokens[:, kv_idx], 'b nw w n d -> b nw (w n) d')
-        out = rearrange(self.block(x_q, x_kv, fused=fused), 'b nw (w n) d -> b (nw w) n d', n=N)
-        return out.new_zeros(B, T, N, D).index_add_(1, q_idx.flatten(), out) / rearrange(counts, 't -> t 1 1')
+    "Algorithm A2: query windows of `window` frames (all their tokens) attend to their key/value frame windows."
+    def _inputs(self, groups, key_masks):
+        name = type(self).__name__
+        if not groups: raise ValueError(f"{name}: no tokens given")
+        for x in groups: _check_tokens(name, x, 'tokens')
+        B, T, _, D = groups[0].shape
+        if any((x.shape[0], x.shape[1], x.shape[3]) != (B, T, D) for x in groups):
+            raise ValueError(f"{name}: token groups must share (B, T, D), got {[tuple(x.shape) for x in groups]}")
+        key_masks = (None,) * len(groups) if key_masks is None else tuple(key_masks)
+        if len(key_masks) != len(groups) or any(m is not None and m.shape != x.shape[:3] for x, m in zip(groups, key_masks)):
+            raise ValueError(f"{name}: key_masks must be one (B, T, n) bool tensor or None per token group")
+        if all(m is None for m in key_masks): return None
+        return torch.cat([x.new_ones(x.shape[:3], dtype=torch.bool) if m is None else m for x, m in zip(groups, key_masks)], dim=2)
 
-    def loop_reference(self, tokens: torch.Tensor) -> torch.Tensor:
-        "Algorithm A2 window by window (plain loop, explicit softmax), then the explicit mean merge: the test oracle of `forward`."
-        _check_tokens(type(self).__name__, tokens, 'tokens')
+    def forward(self,
+                *groups: torch.Tensor,                 # (b t n_i d) each: e.g. Z as (b t (h w) d), P, the modal tokens
+                key_masks: tuple[torch.Tensor | None, ...] | None = None,   # (b t n_i) bool per group; None: all keys
+                fused: bool = True,
+               ) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        key_mask = self._inputs(groups, key_masks)
+        B, T = groups[0].shape[:2]
+        sizes = [x.shape[2] for x in groups]
+        q_idx, kv_idx, counts = self.windows(T, groups[0].device)
+        w = q_idx.shape[1]
+        mask = weight = None
+        if key_mask is not None:
+            km = _take(key_mask, kv_idx, 1)
+            weight, mask = km.flatten(2).any(-1), rearrange(km, 'b nw w n -> (b nw) (w n)')
+        def build(*qkv):                                             # the windows: all tokens of `w` frames, groups side by side
+            def side(ts, idx): return rearrange(torch.cat([_take(x, idx, 1) for x in ts], dim=3), 'b nw w n d -> (b nw) (w n) d')
+            return side(qkv[0::3], q_idx), side(qkv[1::3], kv_idx), side(qkv[2::3], kv_idx)
+        out = self.attend_windows(build, tuple(t for x in groups for t in self.project(x)), mask, fused=fused)
+        out = rearrange(out, '(b nw) (w n) d -> b nw w n d', b=B, w=w)
+        if self.ffn == 'token':
+            merged, covered = merge_windows(self.project_out(out), q_idx, counts, weight)
+            covered = None if covered is None else covered[:, :, None]
+            outs = tuple(self.block.update(x, o, covered) for x, o in zip(groups, merged.split(sizes, dim=2)))
+        else:
+            outs = []
+            for x, o in zip(groups, out.split(sizes, dim=3)):
+                merged, covered = merge_windows(self.update(_take(x, q_idx, 1), o), q_idx, counts, weight)
+                outs.append(merged if covered is None else torch.where(covered[:, :, None, None], merged, x))
+            outs = tuple(outs)
+        return outs[0] if len(outs) == 1 else outs
+
+    def loop_reference(self, *groups: torch.Tensor, key_masks=None) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        "Algorithm A2 window by window (plain loop, explicit softmax), with the masks and merge rules above: the test oracle."
+        key_mask = self._inputs(groups, key_masks)
+        tokens = torch.cat(groups, dim=2)
         B, T, N, D = tokens.shape
-        qs, ks = window_starts_loop(T, self.window, stride=self.stride)
-        wnd = min(self.window, T)
-        total, count = torch.zeros_like(tokens), [0] * T
-        for qi, ki in zip(qs, ks):
-            n_q = rearrange(tokens[:, qi:qi + wnd], 'b w n d -> b (w n) d')
-            n_kv = rearrange(tokens[:, ki:ki + wnd], 'b w n d -> b (w n) d')
-            total[:, qi:qi + wnd] += rearrange(self.block(n_q, n_kv, fused=False), 'b (w n) d -> b w n d', n=N)
-            for t in range(qi, qi + wnd): count[t] += 1
-        return total / torch.tensor(count, dtype=tokens.dtype, device=tokens.device)[:, None, None]
+        key_mask = tokens.new_ones(B, T, N, dtype=torch.bool) if key_mask is None else key_mask
+        blk, total, n = self.block, torch.zeros_like(tokens), tokens.new_zeros(B, T)
+        for qi, ki in self.pairs_loop(T):
+            x_q = rearrange(tokens[:, qi], 'b w n d -> b (w n) d')
+            x_kv = rearrange(tokens[:, ki], 'b w n d -> b (w n) d')
+            keep = rearrange(key_mask[:, ki], 'b w n -> b (w n)')
+            counts = keep.any(1).to(tokens.dtype)
+            y = blk.attn(blk.norm1(x_q), blk.norm1(x_kv), key_mask=keep, fused=False)
+            if self.ffn == 'window': y = blk.update(x_q, y)                          # the whole block per window
+            y = rearrange(y, 'b (w n) d -> b w n d', n=N)
+            for j, t in enumerate(qi):
+                total[:, t] += y[:, j] * counts[:, None, None]; n[:, t] += counts
+        cov, mean = (n > 0)[:, :, None, None], total / n.clamp(min=1)[:, :, None, None]
+        if self.ffn == 'window': out = torch.where(cov, mean, tokens)
+        else: out = blk.update(tokens, mean * cov)
+        outs = out.split([x.shape[2] for x in groups], dim=2)
+        return outs[0] if len(outs) == 1 else outs
 
 # %% ../nbs/04_stride.ipynb #ed4ad3bb
-def window_dependency(length: int, window: int, *, stride: int | None = None) -> torch.Tensor:
+def window_dependency(length: int, window: int, *, stride: int | None = None, kv_windows: str = 'cyclic') -> torch.Tensor:
     "Boolean `(L, L)` mask: `[i, j]` is True where input token `j` can change output token `i` in one stride attention layer."
-    q_idx, kv_idx, _ = window_index(length, window, stride=stride)
+    q_idx, kv_idx, _ = window_index(length, window, stride=stride, kv_windows=kv_windows)
     q_hot = torch.zeros(len(q_idx), length).scatter_(1, q_idx, 1.)      # (nw L) membership of the query windows
     kv_hot = torch.zeros(len(kv_idx), length).scatter_(1, kv_idx, 1.)
     return (q_hot.T @ kv_hot > 0) | torch.eye(length, dtype=torch.bool)
@@ -189,19 +376,10 @@ def window_dependency(length: int, window: int, *, stride: int | None = None) ->
 # %% ../nbs/04_stride.ipynb #4a5d5dd7
 def attention_scores(module: nn.Module, *inputs, **kwargs) -> int:
     "Attention-score entries (heads x n_q x n_kv, summed over windows, batch and calls) of one forward of `module`."
-    total = 0
-    def hook(attn, args, kw):
-        nonlocal total
-        x_q = args[0] if args else kw['x_q']
-        x_kv = args[1] if len(args) > 1 else kw.get('x_kv')
-        n_kv = x_q.shape[-2] if x_kv is None else x_kv.shape[-2]
-        total += attn.num_heads * x_q.shape[:-1].numel() * n_kv
-    handles = [m.register_forward_pre_hook(hook, with_kwargs=True) for m in module.modules() if isinstance(m, Attention)]
-    try:
-        with torch.no_grad(): module(*inputs, **kwargs)
-    finally:
-        for h in handles: h.remove()
-    return total
+    head_dims = {m.head_dim for m in module.modules() if isinstance(m, Attention)}
+    if len(head_dims) != 1: raise ValueError(f"attention_scores: the Attention modules must share one head width, got {sorted(head_dims)}")
+    with torch.no_grad(): flops = attention_flops(module, *inputs, **kwargs)['attention']
+    return flops // (4 * head_dims.pop())
 
 def _sdpa_cpu_flop(q_shape, k_shape, v_shape, *args, out_shape=None, **kwargs) -> int:
     return sdpa_flop_count(q_shape, k_shape, v_shape)
