@@ -164,7 +164,7 @@ def _stack_persons(frame, keypoints, scores, slots, T: int) -> tuple[np.ndarray,
 
 def keep_top_persons(keypoints: np.ndarray, scores: np.ndarray, max_persons: int | None) -> tuple[np.ndarray, np.ndarray]:
     "Persons ordered by mean score over the clip (descending, stable), the first `max_persons` kept (None: all)."
-    order = np.argsort(-scores.reshape(scores.shape[0], -1).mean(1), kind='stable')[:max_persons]
+    order = np.argsort(-scores.mean((1, 2)), kind='stable')[:max_persons]
     return keypoints[order], scores[order]
 
 # %% ../nbs/14_skeletons.ipynb #ee0c4dee
@@ -325,6 +325,7 @@ def read_skeleton(path,                                   # file or OpenPose fol
             (frame, kp, sc, ids, T, native), shape = _read_openpose(p, pages), None
         kp, sc = _zero_absent(kp, sc)
         kp, sc = _stack_persons(frame, kp, sc, match_persons(frame, kp, sc, ids, min_iou=min_iou, where=str(p)), T)
+        if not sc.any(): raise SkeletonError(f"{p}: no joint detected in any frame (every score 0)")
     elif kind == 'pyskl': kp, sc, native, shape = _read_pyskl(p, frame_dir)
     else: kp, sc, native, shape = _read_dataset_file(p, kind)
     T = kp.shape[1]

@@ -284,6 +284,8 @@ BAD = {
                             'bad.json: person id 3 twice in frame 0'),
     'openpose 17 joints': (lambda t: _coco(t, {'people': [{'pose_keypoints_2d': [1, 2, 1] * 17}]}, 'f_000000000000_keypoints.json'),
                            'f_000000000000_keypoints.json: person 0: 17 joints; expected 25 or 18'),
+    'no joint at all': (lambda t: _coco(t, {'people': [{'pose_keypoints_2d': [0, 0, 0] * 25}]}, 'z_000000000000_keypoints.json'),
+                        'z_000000000000_keypoints.json: no joint detected in any frame'),
     'empty folder': (lambda t: (t / 'empty').mkdir() or t / 'empty', 'empty: folder has no .json files'),
     'unknown suffix': (lambda t: (t / 'bad.csv').write_text('x') and t / 'bad.csv', "bad.csv: unknown skeleton format '.csv'"),
     'corrupt mat': (lambda t: (t / 'bad.mat').write_bytes(b'not a mat file') and t / 'bad.mat', 'bad.mat: not a readable MATLAB'),
