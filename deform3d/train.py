@@ -22,17 +22,20 @@ from .evaluate import evaluate, plot_curves, write_eval_outputs
 from .utils import atomic_path
 
 # %% auto #0
-__all__ = ['LOG_FIELDS', 'param_groups', 'lr_at', 'make_scheduler', 'NonFiniteLoss', 'train_one_epoch', 'write_log', 'train',
-           'launch']
+__all__ = ['DECAYED_LAYERS', 'LOG_FIELDS', 'param_groups', 'lr_at', 'make_scheduler', 'NonFiniteLoss', 'train_one_epoch',
+           'write_log', 'train', 'launch']
 
-# %% ../nbs/24_train.ipynb #244e33e4
+# %% ../nbs/24_train.ipynb #7ca3f8df
+DECAYED_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)
+
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    "AdamW groups: no weight decay on biases, norm weights (1-D) and learned tokens / embeddings."
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad: continue
-        skip = p.ndim <= 1 or any(s in name.lower() for s in ('token', 'pos_embed', 'embedding'))
-        (no_decay if skip else decay).append(p)
+    "AdamW groups: weight decay on the weights of linear maps (Linear, convolutions); none on anything else."
+    decay, no_decay, seen = [], [], set()
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if not p.requires_grad or id(p) in seen: continue
+            seen.add(id(p))
+            (decay if isinstance(module, DECAYED_LAYERS) and name == 'weight' else no_decay).append(p)
     return [{'params': decay, 'weight_decay': weight_decay}, {'params': no_decay, 'weight_decay': 0.}]
 
 # %% ../nbs/24_train.ipynb #cf1fe308

@@ -82,9 +82,12 @@ def test_torchrun_two_processes_match_one(synth, tmp_path):
     init = {k: v for k, v in init.items() if v.is_floating_point() and 'running' not in k}
     assert m2['processes'] == 2 and m1['processes'] == 1
     assert m2['num_samples'] == m1['num_samples'] == 10       # evaluation sharded over 2 processes covers the test set once
-    # the losses agree to float32 rounding; AdamW's normalised steps amplify rounding differences of small gradients to
-    # ~1e-4 in the weights after 14 steps (each step moves a weight by up to lr = 3e-3), so weights are compared at 1e-3
-    torch.testing.assert_close(torch.tensor(l2['train_loss'].values), torch.tensor(l1['train_loss'].values), rtol=1e-5, atol=1e-6)
+    # the losses of the first epoch agree to float32 rounding; AdamW's normalised steps amplify rounding differences of small
+    # gradients to ~1e-4 in the weights after 14 steps (each step moves a weight by up to lr = 3e-3), so weights are compared
+    # at 1e-3, and so is the second epoch's loss, which those weights give (measured over train.seed 0, 1, 2: relative
+    # differences of 5e-6 to 1.4e-4 with decay on the embeddings, 2e-5 to 7e-5 without; the first epoch: below 1e-7)
+    torch.testing.assert_close(torch.tensor(l2['train_loss'].values[:1]), torch.tensor(l1['train_loss'].values[:1]), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(torch.tensor(l2['train_loss'].values), torch.tensor(l1['train_loss'].values), rtol=1e-3, atol=1e-6)
     torch.testing.assert_close(torch.tensor(l2['train_acc'].values), torch.tensor(l1['train_acc'].values))
     # BatchNorm running statistics average the activations of every step, so those weight differences shift them by a few
     # 1e-3 (measured: 3.4e-3 on a variance of 1.6): they are compared at 1e-2
