@@ -59,7 +59,7 @@ DEMO_OUT := runs/demo
 DEMO_SET := --set data.root=$(DEMO_DATA) $(DEMO_ARGS)   # DEMO_ARGS: extra --set overrides, e.g. make demo DEMO_ARGS='--set train.epochs=2'
 
 # Rewritten when the generator or this file changes (a data set left by an older version is not reused).
-$(DEMO_DATA)/meta.json: $(STAMP) deform3d/synthetic.py Makefile
+$(DEMO_DATA)/meta.json: $(STAMP) deform3d/synthetic.py deform3d/synthetic_clips.py deform3d/video.py Makefile
 	rm -rf $(DEMO_DATA)
 	$(BIN)/deform3d synth $(DEMO_DATA) --clips 600 --seed 0
 

@@ -6,7 +6,7 @@ Docs: https://deform3d.github.io/deform3d/complexity.html.md"""
 
 # %% ../nbs/06_complexity.ipynb #7eb770f2
 from __future__ import annotations
-import math
+import functools, math, time
 from pathlib import Path
 import pandas as pd
 import torch
@@ -14,10 +14,11 @@ import torch.nn as nn
 from .layers import AttentionBlock
 from .deformable import DeformableAttention3D, search_size
 from .stride import JointStrideAttention, TemporalStrideAttention, attention_flops, window_starts
+from .model import Deformer3D, ModelConfig
 
 # %% auto #0
 __all__ = ['MODULES', 'attention_cost', 'predicted_attention_flops', 'attention_flops_table', 'complexity_tables',
-           'plot_attention_flops']
+           'plot_attention_flops', 'saved_bytes', 'measure_attention', 'clip_flops', 'gpu_hours']
 
 # %% ../nbs/06_complexity.ipynb #36a3587b
 MODULES = ('deformable', 'joint', 'temporal')
@@ -142,3 +143,53 @@ def plot_attention_flops(df: pd.DataFrame,      # from `attention_flops_table`
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return path
+
+# %% ../nbs/06_complexity.ipynb #e51a8cdb
+def saved_bytes(fn) -> int:
+    "Bytes of the tensors autograd saves for the backward pass while `fn()` runs its forward, each storage counted once."
+    seen = {}
+    def pack(t):
+        if t.device.type != 'meta': seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    del out
+    return sum(seen.values())
+
+def _saved_bytes_and_time(module, args: tuple, backward: bool) -> tuple[int, float]:
+    "Bytes of distinct tensors saved for backward in one forward of `module(*args)`, and the forward(+backward) seconds."
+    t0 = time.perf_counter()
+    n = saved_bytes(lambda: module(*args))
+    if backward:
+        out = module(*args)
+        sum(o.float().sum() for o in (out if isinstance(out, tuple) else (out,))).backward()
+    return n, time.perf_counter() - t0
+
+def measure_attention(module: str, frames: int, persons: int, *, repeats: int = 3, backward: bool = True, **sizes) -> dict:
+    "Median wall time (ms) and saved activation memory (MiB) of `module` and of full attention over the same tokens, batch 1, CPU."
+    sz = _sizes(None, sizes)
+    mod = _build(module, sz['dim'], sz['num_heads'], sz['joint_window'], sz['temporal_window'], sz['kernel_size'])
+    full = AttentionBlock(sz['dim'], num_heads=sz['num_heads'])
+    args, kwargs, tokens = _module_inputs(module, frames, persons, sz['num_joints'], sz['grid'], sz['dim'], 'cpu')
+    args = tuple(a.normal_() for a in args); tokens = tokens.normal_()
+    out = {}
+    for name, m, a in (('', functools.partial(mod, **kwargs), args), ('full_', full, (tokens,))):
+        runs = [_saved_bytes_and_time(m, a, backward) for _ in range(repeats + 1)][1:]      # the first run warms up
+        out[f'{name}time_ms'] = 1e3 * sorted(t for _, t in runs)[len(runs) // 2]
+        out[f'{name}memory_mib'] = runs[-1][0] / 2**20
+    return out
+
+def clip_flops(cfg: ModelConfig, *, backward: bool = True) -> float:
+    "FLOPs of one clip (batch 1, `cfg`'s frames, size and persons) through `Deformer3D(cfg)`: forward, plus backward when `backward`."
+    (H, W), T, M, V = cfg.img_size, cfg.num_frames, cfg.num_persons, cfg.num_joints
+    args = (torch.randn(1, 3, T, H, W), torch.rand(1, M, T, V, 2) * min(H, W), torch.ones(1, M, T, V))
+    return float(attention_flops(Deformer3D(cfg), *args, backward=backward)['total'])   # (FlopCounterMode fails under no_grad)
+
+def gpu_hours(train_flops: float,         # FLOPs of one training clip (forward + backward)
+              test_flops: float,          # FLOPs of one test clip (forward)
+              train_clips: int, test_clips: int,
+              *, epochs: int = 90, evals: int = 18,   # the shipped configs evaluate every 5 of 90 epochs
+              sustained_tflops: float = 30.,          # assumed sustained throughput of one GPU
+             ) -> float:
+    "Estimated GPU hours of one training run with its evaluations."
+    return (epochs * train_clips * train_flops + evals * test_clips * test_flops) / (sustained_tflops * 1e12) / 3600

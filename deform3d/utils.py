@@ -1,4 +1,4 @@
-"""Small rules shared by the model and the data floors, said once: which joints are present.
+"""Small rules shared by every floor, said once: which joints are present, how a file is written atomically, how an input file is checked, how a `KEY=VALUE` override is read.
 
 Docs: https://deform3d.github.io/deform3d/utils.html.md"""
 
@@ -6,10 +6,14 @@ Docs: https://deform3d.github.io/deform3d/utils.html.md"""
 
 # %% ../nbs/08_utils.ipynb #84da0269
 from __future__ import annotations
+import contextlib, os, tempfile
+from pathlib import Path
+from typing import Iterator
 import torch
+import yaml
 
 # %% auto #0
-__all__ = ['joint_present']
+__all__ = ['joint_present', 'atomic_path', 'check_file', 'split_assignment', 'parse_assignment']
 
 # %% ../nbs/08_utils.ipynb #8f8377f6
 def joint_present(keypoints: torch.Tensor,             # (..., V, 2) pixel (x, y)
@@ -22,3 +26,51 @@ def joint_present(keypoints: torch.Tensor,             # (..., V, 2) pixel (x, y
     if scores.shape != keypoints.shape[:-1]:
         raise ValueError(f"joint_present: scores {tuple(scores.shape)} do not match keypoints {tuple(keypoints.shape[:-1])}")
     return present & torch.isfinite(scores) & (scores > 0)
+
+# %% ../nbs/08_utils.ipynb #653a286d
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike,   # the file to (re)write
+                *, durable: bool = True,   # fsync the file and its folder (survive a power cut, not only a crash)
+               ) -> Iterator[Path]:
+    "A temporary path beside `path` to write to; on a clean exit it replaces `path` atomically, on an error it is removed."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=path.suffix)
+    os.close(fd); tmp = Path(tmp)
+    try:
+        yield tmp
+        if durable: _fsync(tmp)
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+    if durable: _fsync(path.parent)
+
+# %% ../nbs/08_utils.ipynb #e976d0f8
+def check_file(path: str | os.PathLike) -> Path:
+    "`path` as a `Path`; `FileNotFoundError` if it is missing, `ValueError` if it is not a file or is empty."
+    p = Path(path)
+    if not p.exists(): raise FileNotFoundError(f"{p}: no such file")
+    if not p.is_file(): raise ValueError(f"{p}: not a regular file")
+    if p.stat().st_size == 0: raise ValueError(f"{p}: empty file (0 bytes)")
+    return p
+
+# %% ../nbs/08_utils.ipynb #d8c0aa96
+def split_assignment(item: str,              # 'KEY=VALUE'
+                     what: str = 'override', # how errors name the item
+                    ) -> tuple[str, str]:
+    "('KEY', 'VALUE') of 'KEY=VALUE'; a dotted key must not have empty parts."
+    key, sep, text = item.partition('=')
+    key = key.strip()
+    if not sep: raise ValueError(f"{what} '{item}' is not of the form KEY=VALUE")
+    if not key or any(not k for k in key.split('.')): raise ValueError(f"{what} '{item}': bad key '{key}'")
+    return key, text
+
+def parse_assignment(item: str, what: str = 'override') -> tuple[str, object]:
+    "('KEY', value) of 'KEY=VALUE', the value read as YAML ('' stays the empty string)."
+    key, text = split_assignment(item, what)
+    if text == '': return key, ''
+    try: return key, yaml.safe_load(text)
+    except yaml.YAMLError as e: raise ValueError(f"{what} '{item}': cannot parse value: {e}".replace('\n', ' ')) from None

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from deform3d.cli import main
-from deform3d.train import load_checkpoint
+from deform3d.checkpoint import load_checkpoint
 
 # A model and a run small enough for a few seconds on 2 CPU cores.
 TINY = ['model.num_frames=4', 'model.img_size=32', 'model.width=4', 'model.depth=1', 'model.num_heads=2',
@@ -108,7 +108,7 @@ def test_config_errors(extra, message, tmp_path, capsys):
 
 
 def test_shipped_configs(tmp_path, capsys):
-    from deform3d.train import shipped_configs, load_config
+    from deform3d.config import shipped_configs, load_config
     names = shipped_configs()
     assert {'demo', 'ntu60_xsub', 'ntu60_xview', 'ntu120_xsub', 'ntu120_xset', 'finegym', 'pennaction'} <= set(names)
     for n in names:

@@ -1,4 +1,4 @@
-"""Tests of deform3d.transforms and deform3d.data on fixtures written by code, and on the real NTU sample when present."""
+"""Tests of deform3d.transforms, deform3d.data and deform3d.datasets on fixtures written by code, and on the real NTU sample when present."""
 import json, pickle, warnings
 from pathlib import Path
 
@@ -7,9 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from deform3d.data import (NTU, PENN_ACTION_CLASSES, FineGYM, PennAction, SampleError, SyntheticDataset, collate,
-                           fit_persons, gym_clip_key, load_sample, read_clip, write_ntu_skeleton, write_penn_label, write_pyskl_pickle,
-                           write_video)
+from deform3d.data import SampleError, collate, fit_persons
+from deform3d.datasets import NTU, PENN_ACTION_CLASSES, FineGYM, PennAction, SyntheticDataset, gym_clip_key, load_sample
+from deform3d.readers import write_ntu_skeleton, write_penn_label, write_pyskl_pickle
+from deform3d.video import read_clip, write_video
 from deform3d.transforms import ClipTransform, denormalize, get_layout, sample_indices
 
 REAL = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'realdata'

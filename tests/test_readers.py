@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-from deform3d.readers import (load_pyskl_pickle, ntu_split, parse_ntu_name, read_clip, read_gym_labels, read_label_map,
-                              read_ntu_missing, read_ntu_skeleton, read_penn_label, video_info, write_ntu_skeleton,
-                              write_pyskl_pickle, write_video)
+from deform3d.readers import (load_pyskl_pickle, ntu_split, parse_ntu_name, read_gym_labels, read_label_map, read_ntu_missing,
+                              read_ntu_skeleton, read_penn_label, write_ntu_skeleton, write_pyskl_pickle)
+from deform3d.video import read_clip, video_info, write_video
 
 REAL = Path(__file__).resolve().parents[1].parent / 'shared' / 'realdata'
 real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} is absent (only present in the project's workspace)")

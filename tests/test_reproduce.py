@@ -1,4 +1,4 @@
-"""deform3d.reproduce: the papermill runner keeps going past failures, the tables are rebuilt from JSON records alone,
+"""deform3d.paper: the papermill runner keeps going past failures, the tables are rebuilt from JSON records alone,
 the transcribed reference tables parse, and the paper notebooks are papermill-ready."""
 import json
 from pathlib import Path
@@ -7,8 +7,12 @@ import nbformat
 import pandas as pd
 import pytest
 
-from deform3d import reproduce as R
-from deform3d.train import resolve_config_path
+from deform3d.cli import reproduce_main
+from deform3d.config import resolve_config_path
+from deform3d.paper.targets import TARGETS, load_params, paper_notebook, paper_params_path, resolve_targets
+from deform3d.paper.tables import build_tables, reference_frame
+from deform3d.paper.runner import notebook_defaults, plan_runs, run_targets
+from deform3d.paper.experiments import experiment_config_path
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / 'paper_tables' / 'reference'
@@ -29,10 +33,10 @@ def test_runner_records_failures_without_stopping(tmp_path):
     nbs = tmp_path / 'nbs'; nbs.mkdir()
     _nb(nbs / 'table5_modal_tokens.ipynb', "raise RuntimeError('deliberate failure 1234')")
     _nb(nbs / 'table4_attention_ablation.ipynb',
-        "from deform3d.reproduce import write_metrics\n"
+        "from deform3d.paper.records import write_metrics\n"
         "write_metrics(out_dir, 'table4', [dict(row='deformable', column='pennaction_top1', value=12.5)], notes='test')")
-    plan = R.plan_runs(R.resolve_targets(['table5', 'table4']), smoke=True)
-    recs = R.run_targets(plan, out_root=tmp_path / 'out', tables_dir=tmp_path / 'tables', nb_dir=nbs, log=lambda *a: None)
+    plan = plan_runs(resolve_targets(['table5', 'table4']), smoke=True)
+    recs = run_targets(plan, out_root=tmp_path / 'out', tables_dir=tmp_path / 'tables', nb_dir=nbs, log=lambda *a: None)
     assert [r['status'] for r in recs] == ['failed', 'ok']
     assert 'deliberate failure 1234' in recs[0]['error']
     assert recs[1]['metrics']['table4']['rows'][0]['value'] == 12.5
@@ -43,13 +47,13 @@ def test_runner_records_failures_without_stopping(tmp_path):
         assert saved['packages']['torch'] and saved['hardware']['cpu_count'] >= 1 and saved['wall_time_s'] > 0
         assert 'commit' in saved['git']
     # the CLI exits non-zero after running everything when one notebook failed
-    rc = R.reproduce_main(['table5', 'table4', '--smoke', '--nbs', str(nbs), '--out', str(tmp_path / 'out'),
+    rc = reproduce_main(['table5', 'table4', '--smoke', '--nbs', str(nbs), '--out', str(tmp_path / 'out'),
                            '--tables', str(tmp_path / 'tables')])
     assert rc == 1 and (tmp_path / 'tables' / 'table4.md').exists() and not (tmp_path / 'tables' / 'table5.md').exists()
 
 
 def _record(run_id, target, rows, *, started, setting='smoke', dataset='synthetic', status='ok', figures=None):
-    return dict(run_id=run_id, targets=[target], notebook=R.TARGETS[target].notebook, dataset=dataset, setting=setting,
+    return dict(run_id=run_id, targets=[target], notebook=TARGETS[target].notebook, dataset=dataset, setting=setting,
                 parameters={'epochs': 1, 'out_dir': '/x'}, status=status, error=None if status == 'ok' else 'boom',
                 started=started, wall_time_s=3.0, git={'commit': 'a' * 40, 'dirty': False},
                 packages={'torch': '2.13.0'}, hardware={'cpu': 'test cpu', 'cpu_count': 2, 'gpus': []},
@@ -66,7 +70,7 @@ def test_tables_from_synthetic_records(tmp_path):
             _record('t5-failed', 'table5', [], started='2026-01-04T00:00:00', status='failed'),
             _record('fig7b-1', 'fig7b', [dict(row='frames=4', column='top1', value=33.0, frames=4)], started='2026-01-02T00:00:00')]
     for r in recs: (runs / f"{r['run_id']}.json").write_text(json.dumps(r))
-    written = R.build_tables(tmp_path, REF)
+    written = build_tables(tmp_path, REF)
     assert {p.name for p in written} == {'table5.csv', 'table5.md', 'fig7b.csv', 'fig7b.md'}
     df = pd.read_csv(tmp_path / 'table5.csv')
     smoke = df[df.setting == 'smoke'].set_index('row')
@@ -92,13 +96,13 @@ def test_reference_tables():
     t4 = pd.read_csv(REF / 'table4.csv')
     assert t4[['deformable', 'joint', 'temporal']].sum().tolist() == [4, 3, 3]    # check marks of Table 4
     assert pd.read_csv(REF / 'table2.csv').set_index('row').loc['ours', 'finegym_mean'] == 90.3
-    for t in R.TARGETS.values():
-        if t.reference: R.reference_frame(t, REF)                                # every value column exists
+    for t in TARGETS.values():
+        if t.reference: reference_frame(t, REF)                                # every value column exists
 
 
 def test_paper_notebooks_are_papermill_ready():
-    for t in R.TARGETS.values():
-        nb = nbformat.read(R.paper_notebook(t), as_version=4)
+    for t in TARGETS.values():
+        nb = nbformat.read(paper_notebook(t), as_version=4)
         tagged = [c for c in nb.cells if 'parameters' in c.metadata.get('tags', [])]
         assert len(tagged) == 1, t.notebook
         names = {l.split('=')[0].strip() for l in tagged[0].source.splitlines() if '=' in l and not l.startswith('#')}
@@ -106,23 +110,23 @@ def test_paper_notebooks_are_papermill_ready():
         assert not any('default_exp' in c.source for c in nb.cells), t.notebook
         assert all(not c.get('outputs') for c in nb.cells if c.cell_type == 'code'), f'{t.notebook} is not clean'
         for d in t.datasets:
-            params = R.load_params(R.paper_params_path(t, d))
+            params = load_params(paper_params_path(t, d))
             assert params['smoke'] is False and set(params) <= names | {'smoke'}, (t.name, d, set(params) - names)
-            if 'config' in params: resolve_config_path(R.experiment_config_path(params['config']))   # a shipped config
+            if 'config' in params: resolve_config_path(experiment_config_path(params['config']))   # a shipped config
 
 
 def test_unknown_table_is_an_error():
-    with pytest.raises(ValueError, match='table9'): R.reproduce_main(['table9', '--smoke'])
+    with pytest.raises(ValueError, match='table9'): reproduce_main(['table9', '--smoke'])
 
 
 def test_every_parameter_file_fits_its_notebook():
     "Each deform3d/paper_params/<target>_<dataset>.yaml names only parameters of its notebook and a config that exists."
-    folder = R.paper_params_path(R.TARGETS['table3'], 'x').parent
-    files = [p for p in folder.glob('*_*.yaml') if p.stem.split('_')[0] in R.TARGETS]
+    folder = paper_params_path(TARGETS['table3'], 'x').parent
+    files = [p for p in folder.glob('*_*.yaml') if p.stem.split('_')[0] in TARGETS]
     assert len(files) >= 16
     for p in files:
-        t = R.TARGETS[p.stem.split('_')[0]]
-        names = set(R.notebook_defaults(R.paper_notebook(t)))
-        params = R.load_params(p)
+        t = TARGETS[p.stem.split('_')[0]]
+        names = set(notebook_defaults(paper_notebook(t)))
+        params = load_params(p)
         assert set(params) <= names, (p.name, set(params) - names)
-        if 'config' in params: resolve_config_path(R.experiment_config_path(params['config']))
+        if 'config' in params: resolve_config_path(experiment_config_path(params['config']))

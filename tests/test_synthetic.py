@@ -1,12 +1,14 @@
-"""Tests of deform3d.synthetic: determinism, on-disk formats, and the properties its classes are designed to have."""
+"""Tests of deform3d.synthetic and deform3d.synthetic_clips: determinism, on-disk formats, and the properties its classes are designed to have."""
 import hashlib, json
 from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import ks_2samp
 
-from deform3d.readers import load_pyskl_pickle, read_clip, read_penn_label, video_info
-from deform3d.synthetic import CLASSES, WRISTS, class_table, make_clip, motion_statistics, write_synthetic
+from deform3d.readers import load_pyskl_pickle, read_penn_label
+from deform3d.video import read_clip, video_info
+from deform3d.synthetic_clips import CLASSES, WRISTS, class_table, make_clip, motion_statistics
+from deform3d.synthetic import write_synthetic
 
 PENN = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'realdata' / 'pennaction' / 'labels'
 T, N = 16, 200                     # frames per clip; clips in the main data set (20 per class)
@@ -182,13 +184,14 @@ def test_penn_pose_source(tmp_path):
 
 def test_round_trip_through_dataset(ds):
     "SyntheticDataset + collate read the written files back: labels, scores and keypoints of the sampled frames."
-    data_mod = pytest.importorskip('deform3d.data')
+    from deform3d.data import collate
+    from deform3d.datasets import SyntheticDataset
     root, _ = ds['a']
     by_name = {x['frame_dir']: x for x in _anns(root)}
-    test = data_mod.SyntheticDataset(root, 'test', clip_len=8, img_size=64, train=False)
+    test = SyntheticDataset(root, 'test', clip_len=8, img_size=64, train=False)
     assert len(test) == 50 and test.classes == [c[0] for c in CLASSES]
     samples = [test[i] for i in range(4)]
-    batch = data_mod.collate(samples, num_persons=1)
+    batch = collate(samples, num_persons=1)
     assert batch['video'].shape == (4, 3, 8, 64, 64) and batch['keypoints'].shape == (4, 1, 8, 13, 2)
     assert batch['scores'].shape == (4, 1, 8, 13)
     for s, label in zip(samples, batch['label'].tolist()):
@@ -201,5 +204,5 @@ def test_round_trip_through_dataset(ds):
         absent = s['scores'][0] == 0
         assert (s['keypoints'][0][absent] == 0).all()                    # absent joints: zero coordinates
         assert s['video'].std() > 0.1
-    train = data_mod.SyntheticDataset(root, 'train', clip_len=8, img_size=64, train=True, seed=0)
+    train = SyntheticDataset(root, 'train', clip_len=8, img_size=64, train=True, seed=0)
     assert len(train) == 150 and train[0]['video'].shape == (3, 8, 64, 64)

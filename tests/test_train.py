@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from deform3d.synthetic import write_synthetic
-from deform3d.train import load_checkpoint
+from deform3d.checkpoint import load_checkpoint
 
 TINY = ['model.num_frames=4', 'model.img_size=32', 'model.width=4', 'model.depth=1', 'model.num_heads=2',
         'model.kernel_size=3', 'model.mlp_ratio=1.0', 'train.warmup_epochs=0.5', 'train.threads=1',
@@ -75,15 +75,19 @@ def test_torchrun_two_processes_match_one(synth, tmp_path):
     run(cmd(synth, one, extra))
     run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', *cmd(synth, two, extra)[1:]])
     (c1, l1, m1), (c2, l2, m2) = final_state(one), final_state(two)
-    from deform3d.train import load_config, build_model, seed_everything, derive_seed
+    from deform3d.config import load_config
+    from deform3d.engine import build_model, seed_everything, derive_seed
     cfg = load_config(one / 'config.yaml'); seed_everything(derive_seed(cfg.train.seed, 0))
     init = build_model(cfg).state_dict()                    # the initial weights (same seed as rank 0 / the single run)
     init = {k: v for k, v in init.items() if v.is_floating_point() and 'running' not in k}
     assert m2['processes'] == 2 and m1['processes'] == 1
     assert m2['num_samples'] == m1['num_samples'] == 10       # evaluation sharded over 2 processes covers the test set once
-    # the losses agree to float32 rounding; AdamW's normalised steps amplify rounding differences of small gradients to
-    # ~1e-4 in the weights after 14 steps (each step moves a weight by up to lr = 3e-3), so weights are compared at 1e-3
-    torch.testing.assert_close(torch.tensor(l2['train_loss'].values), torch.tensor(l1['train_loss'].values), rtol=1e-5, atol=1e-6)
+    # the losses of the first epoch agree to float32 rounding; AdamW's normalised steps amplify rounding differences of small
+    # gradients to ~1e-4 in the weights after 14 steps (each step moves a weight by up to lr = 3e-3), so weights are compared
+    # at 1e-3, and so is the second epoch's loss, which those weights give (measured over train.seed 0, 1, 2: relative
+    # differences of 5e-6 to 1.4e-4 with decay on the embeddings, 2e-5 to 7e-5 without; the first epoch: below 1e-7)
+    torch.testing.assert_close(torch.tensor(l2['train_loss'].values[:1]), torch.tensor(l1['train_loss'].values[:1]), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(torch.tensor(l2['train_loss'].values), torch.tensor(l1['train_loss'].values), rtol=1e-3, atol=1e-6)
     torch.testing.assert_close(torch.tensor(l2['train_acc'].values), torch.tensor(l1['train_acc'].values))
     # BatchNorm running statistics average the activations of every step, so those weight differences shift them by a few
     # 1e-3 (measured: 3.4e-3 on a variance of 1.6): they are compared at 1e-2
@@ -94,3 +98,13 @@ def test_torchrun_two_processes_match_one(synth, tmp_path):
     assert moved > 5e-3                                     # the weights moved well beyond the tolerance
     assert abs(m1['loss'] - m2['loss']) < 1e-3 and m1['top1'] == m2['top1']
     assert len(pd.read_csv(two / 'predictions.csv')) == 10
+
+
+def test_gpus_option_starts_torchrun_without_the_cli(synth, tmp_path):
+    # `deform3d train --gpus 2` (deform3d.train.launch) starts two processes of deform3d.train under torchrun (gloo on a CPU)
+    out = tmp_path / 'two'
+    r = run(cmd(synth, out, ['train.epochs=1', 'train.batch_size=4', 'data.num_workers=0', 'train.precision=fp32']) + ['--gpus', '2'])
+    m = json.loads((out / 'metrics.json').read_text())
+    assert m['processes'] == 2 and m['num_samples'] == 10 and len(pd.read_csv(out / 'predictions.csv')) == 10
+    assert json.loads(r.stdout.strip().splitlines()[-1])['top1'] == m['top1']     # printed once, by the launching process
+    assert (out / 'launch_config.yaml').is_file() and load_checkpoint(out / 'checkpoints' / 'last.pt')['epoch'] == 1
