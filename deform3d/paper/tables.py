@@ -79,6 +79,8 @@ def kept_runs(tables_dir: Path, target: Target, have: set[str]) -> list[dict]:
     if not (csv.exists() and md.exists()): return []
     df, lines = pd.read_csv(csv, dtype={'row': str}), md.read_text().splitlines()
     if 'run' not in df: return []
+    start = next(i for i, l in enumerate(lines) if l.startswith('|---')) + 1
+    body = [l for l in lines[start:start + len(df)]]           # the table's lines, one per CSV row (CSV rounds; these do not)
     out = []
     for run in dict.fromkeys(r for r in df['run'] if isinstance(r, str) and r not in have):
         sub = df[df['run'] == run]
@@ -95,7 +97,8 @@ def kept_runs(tables_dir: Path, target: Target, have: set[str]) -> list[dict]:
         prefix = f'](figures/{target.name}_{dataset}_{setting}_'
         figs = [l[l.index('](figures/') + 10:-1] for l in lines if l.startswith('![') and prefix in l]
         out.append(dict(run_id=run, dataset=dataset, setting=setting, started=started[1], status='ok', provenance=prov,
-                        metrics={target.name: dict(rows=rows, notes=notes, figures=[])}, figures={}, kept_figures=figs))
+                        metrics={target.name: dict(rows=rows, notes=notes, figures=[])}, figures={}, kept_figures=figs,
+                        md_lines=[body[i] for i in sub.index]))
     return out
 
 def build_tables(tables_dir: Path, reference_dir: Path | None = None, targets: list[Target] | None = None) -> list[Path]:
@@ -118,7 +121,11 @@ def build_tables(tables_dir: Path, reference_dir: Path | None = None, targets: l
         md += [f"- {r['dataset']} ({r['setting']}): {r['metrics'][t.name]['notes']}" for r in recs if r['metrics'][t.name]['notes']]
         if t.claim: md += ['', f'The paper gives no numbers here. Its text: {t.claim}']
         shown = df.drop(columns=['paper', 'difference']) if df['paper'].isna().all() else df   # no published numbers
-        md += ['', markdown_table(shown), '', '## Runs', ''] + [_provenance(r) for r in recs]
+        table = markdown_table(shown).split('\n')
+        kept = {r['run_id']: iter(r['md_lines']) for r in recs if 'md_lines' in r}     # its rows, in the table's order
+        for i, run in enumerate(df['run']):
+            if run in kept: table[2 + i] = next(kept[run])
+        md += ['', '\n'.join(table), '', '## Runs', ''] + [_provenance(r) for r in recs]
         figs = []
         for r in recs:
             figs += [tables_dir / 'figures' / f for f in r.get('kept_figures', [])]
