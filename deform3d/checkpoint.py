@@ -16,8 +16,8 @@ from .config import ConfigError, ExperimentConfig, load_config, to_dict
 from .engine import build_model
 
 # %% auto #0
-__all__ = ['atomic_save', 'load_checkpoint', 'get_rng_state', 'set_rng_state', 'unwrap', 'training_state',
-           'restore_training_state', 'model_from_checkpoint']
+__all__ = ['CHECKPOINT_KEYS', 'atomic_save', 'CheckpointError', 'load_checkpoint', 'get_rng_state', 'set_rng_state', 'unwrap',
+           'training_state', 'restore_training_state', 'model_from_checkpoint']
 
 # %% ../nbs/22_checkpoint.ipynb #8d24de19
 def atomic_save(obj, path: str | os.PathLike) -> Path:
@@ -25,11 +25,24 @@ def atomic_save(obj, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp: torch.save(obj, tmp)
     return Path(path)
 
+class CheckpointError(ValueError):
+    "A file that is not a deform3d checkpoint, or a damaged one; the message names the file."
+
+CHECKPOINT_KEYS = ('model', 'config', 'classes')     # what every deform3d checkpoint holds (`training_state`)
+
 def load_checkpoint(path: str | os.PathLike, map_location='cpu') -> dict:
-    "A checkpoint, read with `weights_only=True`."
+    "A deform3d checkpoint, read with `weights_only=True`; a `CheckpointError` naming the file when it is not one or is damaged."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"checkpoint '{path}' does not exist")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    size = path.stat().st_size
+    if size == 0: raise CheckpointError(f"{path}: empty file (0 bytes), not a deform3d checkpoint")
+    try: ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:   # torch's text suggests weights_only=False: unsafe advice for a corrupt or foreign file, not repeated
+        raise CheckpointError(f"{path}: not a deform3d checkpoint, or a damaged (truncated or corrupt) one: "
+                              f"cannot be read as a PyTorch file ({type(e).__name__}, {size} bytes)") from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
+    if missing: raise CheckpointError(f"{path}: a PyTorch file but not a deform3d checkpoint (no {', '.join(map(repr, missing))})")
+    return ck
 
 # %% ../nbs/22_checkpoint.ipynb #3a19bc3f
 def get_rng_state() -> dict:

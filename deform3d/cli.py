@@ -6,29 +6,26 @@ Docs: https://deform3d.github.io/deform3d/cli.html.md"""
 
 # %% ../nbs/26_cli.ipynb #3cdd78bc
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, json, os, sys, time, traceback
 from pathlib import Path
-import yaml
-from .utils import parse_assignment, split_assignment
-from .config import ConfigError, load_config, resolve, to_dict, validate
-from .synthetic import write_synthetic
-from .train import NonFiniteLoss, launch
-from .evaluate import evaluate_checkpoint, predict_clip, write_eval_outputs, write_report
 from .paper.targets import TARGETS
-from .paper.runner import reproduce
 
 # %% auto #0
 __all__ = ['COMMANDS', 'add_reproduce_parser', 'cmd_synth', 'cmd_config', 'cmd_report', 'cmd_reproduce', 'reproduce_main',
-           'cmd_train', 'cmd_eval', 'cmd_predict', 'main']
+           'cmd_train', 'cmd_eval', 'cmd_predict', 'error_line', 'exit_status', 'main']
 
 # %% ../nbs/26_cli.ipynb #d49dc22e
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='deform3d', description='Cross-modal learning with 3D deformable attention (ICCV 2023).')
+    p = argparse.ArgumentParser(prog='deform3d', description='Cross-modal learning with 3D deformable attention (ICCV 2023).',
+                                epilog='Errors are one line on stderr; --debug shows the traceback.')
+    p.add_argument('--debug', action='store_true', help='show the full traceback of an error')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     s = sub.add_parser('synth', help='write the synthetic RGB + skeleton data set')
-    s.add_argument('out'); s.add_argument('--clips', type=int, default=300); s.add_argument('--seed', type=int, default=0)
+    s.add_argument('out', help='folder to write (videos/, annotations.pkl, meta.json)')
+    s.add_argument('--clips', type=int, default=300, help='number of clips (default 300)')
+    s.add_argument('--seed', type=int, default=0, help='random seed of the set (default 0)')
     s.add_argument('--frames', type=int, default=24, help='frames per clip'); s.add_argument('--size', type=int, default=64, help='frame height = width')
-    s.add_argument('--workers', type=int, default=None)
+    s.add_argument('--workers', type=int, default=None, help='processes writing clips (default: the CPU count)')
     setarg = dict(action='append', default=[], metavar='KEY=VALUE', help='override a config value (dotted key, YAML value); repeatable')
     t = sub.add_parser('train', help='train a model')
     t.add_argument('config', help='YAML file or shipped config name'); t.add_argument('--set', dest='overrides', **setarg)
@@ -37,19 +34,24 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('--gpus', type=int, default=1, help='processes to start with torchrun (when not already under torchrun)')
     t.add_argument('--quiet', action='store_true', help='no progress bars')
     e = sub.add_parser('eval', help='evaluate a checkpoint on the test split')
-    e.add_argument('config'); e.add_argument('--checkpoint', required=True); e.add_argument('--clips', type=int, default=None)
-    e.add_argument('--set', dest='overrides', **setarg); e.add_argument('--out', default=None, help='default: <run>/eval')
-    e.add_argument('--quiet', action='store_true')
+    e.add_argument('config', help='YAML file or shipped config name (its data section is used)')
+    e.add_argument('--checkpoint', required=True, help='checkpoint file (.pt) written by deform3d train')
+    e.add_argument('--clips', type=int, default=None, help='clips per test video (multi-clip testing; default: the config)')
+    e.add_argument('--set', dest='overrides', **setarg); e.add_argument('--out', default=None, help='output folder (default: <run>/eval)')
+    e.add_argument('--quiet', action='store_true', help='no progress bar')
     q = sub.add_parser('predict', help='classify one clip')
-    q.add_argument('checkpoint'); q.add_argument('video'); q.add_argument('--skeleton', required=True)
+    q.add_argument('checkpoint', help='checkpoint file (.pt) written by deform3d train'); q.add_argument('video', help='video file or folder of frames')
+    q.add_argument('--skeleton', required=True, help='NTU .skeleton, Penn Action .mat or PYSKL .pkl file of the clip')
     q.add_argument('--frame-dir', default=None, help='the annotation to use in a PYSKL pickle (default: the video file stem)')
-    q.add_argument('--topk', type=int, default=5); q.add_argument('--clips', type=int, default=1)
+    q.add_argument('--topk', type=int, default=5, help='classes to print (default 5)')
+    q.add_argument('--clips', type=int, default=1, help='clips averaged (default 1)')
     q.add_argument('--json', action='store_true', help='print the result as JSON')
     r = sub.add_parser('report', help='write RUN/report.md')
-    r.add_argument('run'); r.add_argument('--variant', action='append', default=[], metavar='NAME=DIR')
-    r.add_argument('--title', default='deform3d run'); r.add_argument('--notes', default='')
+    r.add_argument('run', help='run folder written by deform3d train')
+    r.add_argument('--variant', action='append', default=[], metavar='NAME=DIR', help='another run shown beside it (repeatable)')
+    r.add_argument('--title', default='deform3d run', help='title of the report'); r.add_argument('--notes', default='', help='a paragraph under the title')
     c = sub.add_parser('config', help='print the resolved config')
-    c.add_argument('config'); c.add_argument('--set', dest='overrides', **setarg)
+    c.add_argument('config', help='YAML file or shipped config name'); c.add_argument('--set', dest='overrides', **setarg)
     add_reproduce_parser(sub)
     return p
 
@@ -61,8 +63,8 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument('--smoke', action='store_true', help='tiny model on the embedded synthetic dataset (CPU, seconds)')
     p.add_argument('--data-root', help='dataset root passed to the notebooks as data_root')
     p.add_argument('--gpus', type=int, help='number of GPUs passed to the notebooks')
-    p.add_argument('--out', type=Path, default=None, help='folder of the run folders and output notebooks (default runs/reproduce)')
-    p.add_argument('--tables', type=Path, default=None, help='folder of records and generated tables (default paper_tables)')
+    p.add_argument('--out', type=Path, default=None, help='folder of the run folders and output notebooks (default runs/reproduce); records and tables then go to OUT/paper_tables')
+    p.add_argument('--tables', type=Path, default=None, help="folder of records and generated tables (default: OUT/paper_tables with --out, else the checkout's paper_tables)")
     p.add_argument('--dataset', action='append', help='parameter set <TABLE>_<DATASET>.yaml of deform3d/paper_params (repeatable)')
     p.add_argument('--params', type=Path, help='a parameters YAML for every run instead of the packaged ones')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a notebook parameter (repeatable)')
@@ -73,15 +75,21 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
 
 # %% ../nbs/26_cli.ipynb #772d71ff
 def cmd_synth(a) -> int:
+    from deform3d.synthetic import write_synthetic
     info = write_synthetic(a.out, num_clips=a.clips, seed=a.seed, num_frames=a.frames, size=(a.size, a.size), workers=a.workers)
     print(f"wrote {info['num_clips']} clips of {len(info['classes'])} classes to {a.out} in {info['seconds']} s")
     return 0
 
 def cmd_config(a) -> int:
+    import yaml
+    from deform3d.config import load_config, resolve, to_dict
     print(yaml.safe_dump(to_dict(resolve(load_config(a.config, a.overrides))), sort_keys=False), end='')
     return 0
 
 def cmd_report(a) -> int:
+    from deform3d.utils import split_assignment
+    from deform3d.config import ConfigError
+    from deform3d.evaluate import write_report
     variants = {}
     for v in a.variant:
         try: k, d = split_assignment(v, '--variant')
@@ -91,6 +99,8 @@ def cmd_report(a) -> int:
     return 0
 
 def cmd_reproduce(a) -> int:
+    from deform3d.utils import parse_assignment
+    from deform3d.paper.runner import reproduce
     overrides = dict(parse_assignment(kv, '--set') for kv in a.set)
     return reproduce(a.targets, smoke=a.smoke, data_root=a.data_root, gpus=a.gpus, out=a.out, tables=a.tables, datasets=a.dataset,
                      params_file=a.params, overrides=overrides, nb_dir=a.nbs, timeout=a.timeout, build_only=a.build_only)
@@ -101,6 +111,8 @@ def reproduce_main(argv: list[str] | None = None) -> int:
 
 # %% ../nbs/26_cli.ipynb #feeeb872
 def cmd_train(a) -> int:
+    from deform3d.config import load_config, validate
+    from deform3d.train import launch
     cfg = validate(load_config(a.config, a.overrides))
     out = a.out or f'runs/{cfg.name}'
     m = launch(cfg, gpus=a.gpus, out=out, resume=a.resume, progress=not a.quiet)
@@ -109,6 +121,8 @@ def cmd_train(a) -> int:
     return 0
 
 def cmd_eval(a) -> int:
+    from deform3d.config import load_config, validate
+    from deform3d.evaluate import evaluate_checkpoint, write_eval_outputs
     cfg = load_config(a.config, a.overrides)
     if a.clips is not None: cfg.data.test_clips = a.clips
     validate(cfg, training=False)
@@ -124,6 +138,7 @@ def cmd_eval(a) -> int:
 
 # %% ../nbs/26_cli.ipynb #e0ced024
 def cmd_predict(a) -> int:
+    from deform3d.evaluate import predict_clip
     res = predict_clip(a.checkpoint, a.video, a.skeleton, frame_dir=a.frame_dir, topk=a.topk, num_clips=a.clips)
     if a.json: print(json.dumps([{'class': c, 'probability': p} for c, p in res]))
     else:
@@ -135,13 +150,25 @@ def cmd_predict(a) -> int:
 COMMANDS = {'synth': cmd_synth, 'train': cmd_train, 'eval': cmd_eval, 'predict': cmd_predict, 'report': cmd_report, 'config': cmd_config,
             'reproduce': cmd_reproduce}
 
+def error_line(e: BaseException) -> str:
+    "One line for an error: its message (the file and what is wrong) on one line; the type only where the message is empty."
+    msg = ' '.join(str(e).split())
+    return msg if msg else type(e).__name__
+
+def exit_status(e: BaseException) -> int:
+    "2 for a bad config or command line (`ConfigError`), 130 for Ctrl-C, 1 for anything else."
+    if isinstance(e, KeyboardInterrupt): return 130
+    return 2 if any(c.__name__ == 'ConfigError' for c in type(e).__mro__) else 1
+
 def main(argv: list[str] | None = None) -> int:
-    "The `deform3d` console script."
+    "The `deform3d` console script: one line on stderr and a non-zero status for any error; `--debug` shows the traceback."
     a = _parser().parse_args(argv)
     try: return COMMANDS[a.command](a)
-    except ConfigError as e:
-        print(f'deform3d: error: {e}', file=sys.stderr); return 2
-    except (NonFiniteLoss, FileNotFoundError, ValueError) as e:
-        print(f'deform3d: error: {e}', file=sys.stderr); return 1
+    except (Exception, KeyboardInterrupt) as e:
+        if a.debug: traceback.print_exc()
+        known = isinstance(e, (ValueError, FileNotFoundError, KeyError, RuntimeError, OSError, KeyboardInterrupt))
+        hint = '' if a.debug or known else ' (deform3d --debug ... shows the traceback)'
+        print(f'deform3d: error: {error_line(e)}{hint}', file=sys.stderr)
+        return exit_status(e)
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
-from .video import read_clip, video_info
+from .video import frame_tolerance, read_clip, video_info
 from .transforms import ClipTransform, get_layout, sample_indices
 
 # %% auto #0
@@ -186,6 +186,10 @@ class PoseVideoDataset(Dataset):
         n_video, H, W = self._meta[index]
         n_pose = kp.shape[1]
         if n_pose == 0: raise ValueError(f"{rec.get('source', rec['name'])}: the pose has no frames")
+        if abs(n_video - n_pose) > frame_tolerance(max(n_video, n_pose)):
+            raise ValueError(f"{rec.get('video', rec.get('frames'))}: the video has {n_video} frames but its pose "
+                             f"({rec.get('source', rec['name'])}) has {n_pose}: a truncated or mismatched video "
+                             f"(at most {frame_tolerance(max(n_video, n_pose))} frames apart are accepted)")
         if n_video != n_pose:
             if self.frame_mismatch == 0:
                 warnings.warn(f"{type(self).__name__}: {rec['name']}: video has {n_video} frames, pose {n_pose}; using the first "

@@ -198,6 +198,10 @@ class FineGYM(PoseVideoDataset):
 
 # %% ../nbs/16_datasets.ipynb #b7591ad4
 _LAYOUT_BY_JOINTS = {13: 'penn13', 17: 'coco17', 25: 'ntu25'}
+_LAYOUT_NAMES = {'penn13': 'the Penn Action layout', 'coco17': 'the COCO/HRNet layout', 'ntu25': 'the NTU Kinect layout'}
+
+def _joints_text(v: int) -> str:
+    return f"{v} joints" + (f" ({_LAYOUT_NAMES[_LAYOUT_BY_JOINTS[v]]})" if v in _LAYOUT_BY_JOINTS else '')
 
 def load_sample(video: str | os.PathLike,                # video file, or a folder of frame images
                 skeleton: str | os.PathLike,             # .skeleton (NTU), .mat (Penn Action) or .pkl (PYSKL)
@@ -205,6 +209,8 @@ def load_sample(video: str | os.PathLike,                # video file, or a fold
                 frame_dir: str | None = None,            # PYSKL pickle: which annotation
                 clip_len: int = 12, img_size: int | tuple[int, int] = 224, num_clips: int = 1,
                 num_persons: int | None = None,          # default: the persons in the file
+                num_joints: int | None = None,           # joints the model expects; another count is an error naming both
+                expected_by: str = 'the model',          # who expects them, for that error (e.g. "checkpoint last.pt")
                ) -> dict:
     "One test-time sample (contract dict, label 0) from a video and its skeleton file."
     video, skeleton = Path(video), Path(skeleton)
@@ -226,6 +232,9 @@ def load_sample(video: str | os.PathLike,                # video file, or a fold
         sc = np.ones(kp.shape[:-1], np.float32) if a.get('keypoint_score') is None else np.asarray(a['keypoint_score'], np.float32)
         shape = a.get('img_shape')
     else: raise ValueError(f"{skeleton}: unknown skeleton format {suffix!r} (expected .skeleton, .mat or .pkl)")
+    if num_joints is not None and kp.shape[2] != num_joints:
+        raise ValueError(f"{skeleton}: the skeleton file has {_joints_text(kp.shape[2])} but {expected_by} expects "
+                         f"{_joints_text(num_joints)}")
     if kp.shape[2] not in _LAYOUT_BY_JOINTS: raise ValueError(f"{skeleton}: {kp.shape[2]} joints; known layouts have {sorted(_LAYOUT_BY_JOINTS)}")
     rec = dict(name=video.stem, label=0, keypoint=kp, keypoint_score=sc, img_shape=shape, source=str(skeleton),
                **({'frames': video} if video.is_dir() else {'video': video}))
@@ -245,12 +254,25 @@ def build_dataset(data: DataConfig,             # clip_len, img_size and num_per
     unset = [k for k in ('clip_len', 'img_size', 'num_persons') if getattr(d, k) is None]
     if unset: raise ValueError(f"build_dataset: data.{unset[0]} is not set (deform3d.config.resolve takes it from the model)")
     kw = dict(clip_len=d.clip_len, img_size=d.img_size, train=train, num_clips=num_clips, num_persons=d.num_persons, seed=seed)
-    if d.dataset == 'synthetic': return SyntheticDataset(d.root, split, **kw)
-    if d.dataset in ('ntu60', 'ntu120'):
-        return NTU(d.root, version=int(d.dataset[3:]), protocol=d.protocol, split=split, skeleton=d.skeleton,
-                   ann_file=d.ann_file, video_root=d.video_root, missing=d.missing_file, **kw)
-    if d.dataset == 'finegym':
-        return FineGYM(d.root, split, ann_file=d.ann_file, video_dir=d.video_root, classes=d.label_map,
-                       list_file=d.train_list if split == d.train_split else d.test_list, **kw)
-    if d.dataset == 'pennaction': return PennAction(d.root, split, **kw)
-    raise ValueError(f"data.dataset '{d.dataset}' is not one of {', '.join(DATASETS)}")
+    if d.dataset == 'synthetic': ds = SyntheticDataset(d.root, split, **kw)
+    elif d.dataset in ('ntu60', 'ntu120'):
+        ds = NTU(d.root, version=int(d.dataset[3:]), protocol=d.protocol, split=split, skeleton=d.skeleton,
+                 ann_file=d.ann_file, video_root=d.video_root, missing=d.missing_file, **kw)
+    elif d.dataset == 'finegym':
+        ds = FineGYM(d.root, split, ann_file=d.ann_file, video_dir=d.video_root, classes=d.label_map,
+                     list_file=d.train_list if split == d.train_split else d.test_list, **kw)
+    elif d.dataset == 'pennaction': ds = PennAction(d.root, split, **kw)
+    else: raise ValueError(f"data.dataset '{d.dataset}' is not one of {', '.join(DATASETS)}")
+    if len(ds) == 0:
+        skipped = f"; {len(ds.skipped)} skipped ({', '.join(f'{k}: {n}' for k, n in ds.summary()['skipped'].items())})" if ds.skipped else ''
+        raise ValueError(f"{d.root}: the '{split}' split of {d.dataset} has no clips: found 0 samples{skipped}; "
+                         f"expected {_EXPECTED_LAYOUT[d.dataset if d.dataset in _EXPECTED_LAYOUT else d.dataset[:3]]}")
+    return ds
+
+_EXPECTED_LAYOUT = {
+    'synthetic': "annotations.pkl (PYSKL) whose split lists names with videos/<name>.mp4, and meta.json (deform3d synth)",
+    'ntu': "*.skeleton files (in the root or nturgb+d_skeletons/) of the protocol's subjects/cameras/setups with videos "
+           "<name>_rgb.avi in nturgb+d_rgb/, or a PYSKL hrnet pickle",
+    'finegym': "gym_hrnet.pkl (PYSKL) listing the split's clips, with their videos in subactions/ or videos/",
+    'pennaction': "labels/NNNN.mat marked for this split, each with its frames/NNNN/ folder",
+}

@@ -126,7 +126,9 @@ def predict_clip(checkpoint: str | os.PathLike | dict, video: str | os.PathLike,
     "[(class name, probability)] of the `topk` classes for one video and its skeleton file."
     model, cfg, classes = model_from_checkpoint(checkpoint)
     d = resolve(cfg).data
-    sample = load_sample(video, skeleton, frame_dir=frame_dir, clip_len=d.clip_len, img_size=d.img_size, num_clips=num_clips)
+    sample = load_sample(video, skeleton, frame_dir=frame_dir, clip_len=d.clip_len, img_size=d.img_size, num_clips=num_clips,
+                         num_joints=cfg.model.num_joints,
+                         expected_by='the checkpoint' if isinstance(checkpoint, dict) else f'checkpoint {checkpoint}')
     batch = collate([{**sample, 'label': 0, 'index': 0, 'name': str(video)}], num_persons=d.num_persons)
     with torch.no_grad(): probs = clip_average(forward(model, batch))[0]
     p, i = probs.topk(min(topk, len(classes)))

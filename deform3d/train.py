@@ -23,7 +23,7 @@ from .utils import atomic_path
 
 # %% auto #0
 __all__ = ['DECAYED_LAYERS', 'LOG_FIELDS', 'param_groups', 'lr_at', 'make_scheduler', 'NonFiniteLoss', 'train_one_epoch',
-           'write_log', 'train', 'launch']
+           'write_log', 'epoch_line', 'train', 'check_launch', 'launch']
 
 # %% ../nbs/24_train.ipynb #7ca3f8df
 DECAYED_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)
@@ -104,6 +104,12 @@ def _configure_torch(t: TrainConfig) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
 
+def epoch_line(row: dict, epochs: int) -> str:
+    "The one-line summary of an epoch kept after its progress bar: loss, learning rate, test accuracy when evaluated, seconds."
+    test = f", test loss {row['test_loss']:.4f}, test top-1 {100 * row['test_top1']:.1f} %" if 'test_top1' in row else ''
+    return (f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}, train top-1 {100 * row['train_acc']:.1f} %, "
+            f"lr {row['lr']:.2e}{test}, {row['seconds']:.1f} s")
+
 def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False, datasets=None, progress: bool = True) -> dict:
     "Run an experiment; returns the final test metrics (also in `out/metrics.json` on the main process)."
     cfg = resolve(validate(cfg, need_data=datasets is None))
@@ -136,6 +142,7 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
     if resume:
         history, start = restore_training_state(load_checkpoint(ckpt_path, map_location=rt.device), cfg, model=model,
                                                 optimizer=optimizer, scheduler=scheduler, scaler=scaler, rank=rt.rank)
+        if rt.main: print(f"resuming from {ckpt_path} after epoch {start} of {t.epochs}", file=sys.stderr, flush=True)
     if rt.main:
         out.mkdir(parents=True, exist_ok=True); save_config(cfg, out / 'config.yaml')
     test = lambda **kw: evaluate(unwrap(model), test_loader, num_classes=cfg.model.num_classes, device=rt.device, amp=amp, **kw)
@@ -155,6 +162,7 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
             row.update({f'test_{k}': final[k] for k in ('loss', 'top1', 'top5', 'mean_class_accuracy')})
         row['seconds'] = time.time() - t0
         history.append(row)
+        if rt.main: print(epoch_line(row, t.epochs), file=sys.stderr, flush=True)
         rngs = [get_rng_state()]
         if rt.distributed:
             rngs = [None] * rt.world; dist.all_gather_object(rngs, get_rng_state())
@@ -172,6 +180,14 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
     return final
 
 # %% ../nbs/24_train.ipynb #9c9a0704
+def check_launch(cfg: ExperimentConfig, gpus: int) -> None:
+    "What can be checked before torchrun starts `gpus` processes: enough GPUs (when there are any) and both splits non-empty."
+    if t := torch.cuda.device_count():
+        if gpus > t: raise ConfigError(f"--gpus {gpus}: this machine has {t} GPU(s)")
+    elif cfg.train.device not in ('auto', 'cpu'):
+        raise ConfigError(f"--gpus {gpus}: train.device is {cfg.train.device!r} but this machine has no GPU")
+    build_datasets(resolve(cfg))          # an empty split or a missing file: one error here, not one per process
+
 def launch(config: ExperimentConfig | str | os.PathLike, gpus: int = 1, *, out: str | os.PathLike = 'runs/experiment',
            resume: bool = False, overrides: typing.Sequence[str] | typing.Mapping[str, typing.Any] = (),
            progress: bool = True) -> dict:
@@ -180,6 +196,7 @@ def launch(config: ExperimentConfig | str | os.PathLike, gpus: int = 1, *, out: 
     validate(cfg)
     out = Path(out)
     if gpus > 1 and 'LOCAL_RANK' not in os.environ:
+        check_launch(cfg, gpus)
         cfg_path = save_config(cfg, out / 'launch_config.yaml')
         run_torchrun('deform3d.train', [cfg_path, out] + ['--resume'] * resume + ['--quiet'] * (not progress), gpus)
         return json.loads((out / 'metrics.json').read_text())

@@ -16,9 +16,27 @@ import torch.nn.functional as F
 from .utils import atomic_path, check_file
 
 # %% auto #0
-__all__ = ['video_info', 'read_clip', 'write_video']
+__all__ = ['frame_tolerance', 'video_info', 'read_clip', 'write_video']
 
 # %% ../nbs/10_video.ipynb #10ac5d40
+decord.logging.set_level(decord.logging.QUIET)    # FFmpeg's decoder chatter: deform3d reports errors itself
+
+def frame_tolerance(n: int) -> int:
+    "How many frames two counts of the same clip (header and decoded; video and pose), the larger `n`, may differ by: max(3, 10 %)."
+    return max(3, int(0.1 * n))
+
+def _header(p: Path) -> tuple[int, int, int]:
+    "`(frames the container's header declares (0: not said), height, width)`, read with PyAV without decoding."
+    if p.stat().st_size == 0: raise ValueError(f"{p}: empty file (0 bytes), not a video")
+    try:
+        with av.open(str(p)) as c:
+            if not c.streams.video: raise ValueError('no video stream')
+            s = c.streams.video[0]
+            return int(s.frames or 0), int(s.codec_context.height), int(s.codec_context.width)
+    except Exception as e:
+        raise ValueError(f"{p}: cannot open as a video (corrupt, truncated or not a video file): {type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:200]}") from None
+
 def _open_video(path, size: tuple[int, int] | None = None):
     "A decord `VideoReader` for `path` (optionally resizing to `size=(H, W)`), with errors naming the file."
     p = check_file(path)
@@ -59,12 +77,12 @@ def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def video_info(path) -> tuple[int, int, int, float]:
     "`(num_frames, height, width, fps)` of the video at `path`, read from the container without decoding frames (frame count as decord indexes it)."
-    p, vr = _open_video(path)
     # decord has no header-only size query (vr[0] decodes a frame: 0.17 s at 1080p); PyAV reads it from the header
-    try:
-        with av.open(str(p)) as c: h, w = c.streams.video[0].codec_context.height, c.streams.video[0].codec_context.width
-    except Exception as e: raise ValueError(f"{p}: cannot read the video stream header: {type(e).__name__}: {e}") from None
-    return len(vr), int(h), int(w), float(vr.get_avg_fps())
+    declared, h, w = _header(check_file(path))
+    p, vr = _open_video(path)
+    if declared and declared - len(vr) > frame_tolerance(declared):
+        raise ValueError(f"{p}: the container declares {declared} frames but only {len(vr)} can be decoded (a truncated or damaged video)")
+    return len(vr), h, w, float(vr.get_avg_fps())
 
 def read_clip(path,
               indices: Sequence[int],                 # frame indices to decode, 0-based, any order, repeats allowed

@@ -140,8 +140,12 @@ def reproduce(targets: list[str],                  # target names (case-insensit
               log=print,
              ) -> int:
     "Run the notebooks of `targets` and rebuild the tables; 1 when a notebook failed (after all of them ran), else 0."
-    tables_dir = Path(tables or repo_root() / 'paper_tables')
+    # --out DIR: everything under DIR (tables in DIR/paper_tables, started from a copy of the committed ones, so the new
+    # rows merge with them); the repository's own paper_tables/ only when asked (--tables) or when no --out is given
+    tables_dir = Path(tables) if tables else Path(out) / 'paper_tables' if out else repo_root() / 'paper_tables'
     out_root = Path(out or repo_root() / 'runs' / 'reproduce')
+    if out and not tables and not tables_dir.exists() and (repo_root() / 'paper_tables').is_dir():
+        shutil.copytree(repo_root() / 'paper_tables', tables_dir)
     if not targets and not build_only: raise ValueError("deform3d reproduce: name at least one TABLE (or all), or --build-only")
     chosen = resolve_targets(targets) if targets else None
     ov = dict(overrides or {})

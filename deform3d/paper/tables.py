@@ -6,14 +6,14 @@ Docs: https://deform3d.github.io/deform3d/paper_tables.html.md"""
 
 # %% ../../nbs/32_paper_tables.ipynb #e4800167
 from __future__ import annotations
-import math, shutil
+import math, re, shutil
 from pathlib import Path
 import pandas as pd
 from .targets import TARGETS, Target, repo_root
 from .records import latest_records, load_records
 
 # %% auto #0
-__all__ = ['SMOKE_NOTE', 'VARIANT_NOTE', 'reference_frame', 'target_frame', 'markdown_table', 'build_tables',
+__all__ = ['SMOKE_NOTE', 'VARIANT_NOTE', 'reference_frame', 'target_frame', 'markdown_table', 'kept_runs', 'build_tables',
            'compare_with_paper']
 
 # %% ../../nbs/32_paper_tables.ipynb #327e5b80
@@ -64,6 +64,7 @@ def markdown_table(df: pd.DataFrame) -> str:
     return '\n'.join(lines)
 
 def _provenance(rec: dict) -> str:
+    if rec.get('provenance'): return rec['provenance']          # a row kept from the table (its record is not here)
     g, h, pk = rec['git'], rec['hardware'], rec['packages']
     commit = (g['commit'] or 'unknown')[:12] + (' (with uncommitted changes)' if g.get('dirty') else '')
     params = ', '.join(f'{k}={v}' for k, v in rec['parameters'].items() if k != 'out_dir')
@@ -72,14 +73,43 @@ def _provenance(rec: dict) -> str:
             f"{', load average ' + str(h['load_average'][0]) if h.get('load_average') else ''}), "
             f"torch {pk.get('torch')}; parameters: {params}")
 
+def kept_runs(tables_dir: Path, target: Target, have: set[str]) -> list[dict]:
+    "The runs of `tables_dir/<target>.csv` whose record is not in `have`, as records read back from the table itself."
+    csv, md = Path(tables_dir) / f'{target.name}.csv', Path(tables_dir) / f'{target.name}.md'
+    if not (csv.exists() and md.exists()): return []
+    df, lines = pd.read_csv(csv, dtype={'row': str}), md.read_text().splitlines()
+    if 'run' not in df: return []
+    start = next(i for i, l in enumerate(lines) if l.startswith('|---')) + 1
+    body = [l for l in lines[start:start + len(df)]]           # the table's lines, one per CSV row (CSV rounds; these do not)
+    out = []
+    for run in dict.fromkeys(r for r in df['run'] if isinstance(r, str) and r not in have):
+        sub = df[df['run'] == run]
+        dataset, setting = sub['dataset'].iloc[0], sub['setting'].iloc[0]
+        prov = next((l for l in lines if l.startswith(f'- `{run}`: ')), None)
+        started = re.search(r', started (\S+), ', prov or '')
+        if prov is None or started is None: raise ValueError(f"{md}: no provenance line for run {run!r} of {csv}")
+        head = f'- {dataset} ({setting}): '
+        notes = next((l[len(head):] for l in lines[:lines.index('## Runs')] if l.startswith(head)), '')
+        skip = {'row', 'column', 'paper', 'reproduced', 'difference', 'setting', 'dataset', 'run', *target.label_columns}
+        rows = [{'row': r['row'], 'column': r.get('column'), 'value': r['reproduced'], **{k: v for k, v in r.items() if k not in skip}}
+                for r in sub.to_dict('records')]
+        if 'column' not in df: rows = [{k: v for k, v in r.items() if k != 'column'} for r in rows]
+        prefix = f'](figures/{target.name}_{dataset}_{setting}_'
+        figs = [l[l.index('](figures/') + 10:-1] for l in lines if l.startswith('![') and prefix in l]
+        out.append(dict(run_id=run, dataset=dataset, setting=setting, started=started[1], status='ok', provenance=prov,
+                        metrics={target.name: dict(rows=rows, notes=notes, figures=[])}, figures={}, kept_figures=figs,
+                        md_lines=[body[i] for i in sub.index]))
+    return out
+
 def build_tables(tables_dir: Path, reference_dir: Path | None = None, targets: list[Target] | None = None) -> list[Path]:
     "Write `<target>.csv`, `<target>.md` and `figures/` under `tables_dir` from the records in `tables_dir/runs/`."
     tables_dir = Path(tables_dir)
     if reference_dir is None:
         reference_dir = tables_dir / 'reference'
         if not reference_dir.exists(): reference_dir = repo_root() / 'paper_tables' / 'reference'
-    records, written = load_records(tables_dir), []
+    loaded, written = load_records(tables_dir), []
     for t in targets or list(TARGETS.values()):
+        records = sorted(loaded + kept_runs(tables_dir, t, {r['run_id'] for r in loaded}), key=lambda r: (r['started'], r['run_id']))
         recs = latest_records(records, t.name)
         if not recs: continue
         df = target_frame(t, records, reference_dir)
@@ -91,9 +121,14 @@ def build_tables(tables_dir: Path, reference_dir: Path | None = None, targets: l
         md += [f"- {r['dataset']} ({r['setting']}): {r['metrics'][t.name]['notes']}" for r in recs if r['metrics'][t.name]['notes']]
         if t.claim: md += ['', f'The paper gives no numbers here. Its text: {t.claim}']
         shown = df.drop(columns=['paper', 'difference']) if df['paper'].isna().all() else df   # no published numbers
-        md += ['', markdown_table(shown), '', '## Runs', ''] + [_provenance(r) for r in recs]
+        table = markdown_table(shown).split('\n')
+        kept = {r['run_id']: iter(r['md_lines']) for r in recs if 'md_lines' in r}     # its rows, in the table's order
+        for i, run in enumerate(df['run']):
+            if run in kept: table[2 + i] = next(kept[run])
+        md += ['', '\n'.join(table), '', '## Runs', ''] + [_provenance(r) for r in recs]
         figs = []
         for r in recs:
+            figs += [tables_dir / 'figures' / f for f in r.get('kept_figures', [])]
             for f in r['figures'].get(t.name, []):
                 dst = tables_dir / 'figures' / f"{t.name}_{r['dataset']}_{r['setting']}_{Path(f).name}"
                 dst.parent.mkdir(exist_ok=True); shutil.copy2(tables_dir / f, dst); figs.append(dst)
