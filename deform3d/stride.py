@@ -151,11 +151,8 @@ class StrideAttention(nn.Module):
                  kv_windows: str = 'cyclic', # key/value window of each query window: 'cyclic' | 'span' | 'paper'
                  ffn: str = 'token',         # FFN once per token after the merge ('token') or per window copy ('window')
                  full: bool = False,         # full attention over the whole axis instead of windows
-                 mlp_ratio: float = 4.,
-                 qkv_bias: bool = True,
-                 drop: float = 0.,           # dropout in the FFN and after the attention projection
-                 attn_drop: float = 0.,      # dropout on the attention weights
-                 drop_path: float = 0.,      # stochastic depth of the block
+                 mlp_ratio: float = 4., qkv_bias: bool = True,
+                 drop: float = 0., attn_drop: float = 0., drop_path: float = 0.,   # as in `AttentionBlock`
                 ):
         super().__init__()
         _check_kv(kv_windows)
@@ -197,8 +194,7 @@ class StrideAttention(nn.Module):
         "The output projection of the window outputs, before the merge: the mean of projections is the projection of the mean, and the projection then keeps the attention's own output for backward instead of a merged copy."
         return self.block.attn.proj_drop(self.block.attn.proj(out))
 
-    def extra_repr(self) -> str:
-        return 'full' if self.full else f"window={self.window}, stride={self.stride}, kv_windows={self.kv_windows!r}, ffn={self.ffn!r}"
+    def extra_repr(self) -> str: return 'full' if self.full else f"window={self.window}, stride={self.stride}, kv_windows={self.kv_windows!r}, ffn={self.ffn!r}"
 
 # %% ../nbs/04_stride.ipynb #67f90822
 class JointStrideAttention(StrideAttention):

@@ -9,8 +9,8 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / 'deform3d'
 FLOORS = {                                   # floor -> (its modules, the floors it may import besides its own)
     'shared': ({'utils'}, set()),
-    'model': ({'layers', 'heatmaps', 'backbone', 'deformable', 'stride', 'model', 'complexity'}, {'shared'}),
-    'data': ({'video', 'readers', 'transforms', 'data', 'synthetic_clips', 'synthetic', 'datasets'}, {'shared'}),
+    'model': ({'layers', 'heatmaps', 'backbone', 'deformable', 'stride', 'model', 'complexity', 'benchmark'}, {'shared'}),
+    'data': ({'video', 'readers', 'transforms', 'data', 'synthetic_clips', 'synthetic', 'datasets', 'skeletons'}, {'shared'}),
     'training': ({'config', 'distributed', 'checkpoint', 'engine', 'train', 'evaluate'}, {'shared', 'model', 'data'}),
     'top': ({'cli', 'explain', 'paper.targets', 'paper.records', 'paper.tables', 'paper.runner', 'paper.experiments'},
             {'shared', 'model', 'data', 'training'}),
