@@ -11,8 +11,8 @@ from pathlib import Path
 from .paper.targets import TARGETS
 
 # %% auto #0
-__all__ = ['COMMANDS', 'add_reproduce_parser', 'cmd_synth', 'cmd_config', 'cmd_report', 'cmd_reproduce', 'reproduce_main',
-           'cmd_train', 'cmd_eval', 'cmd_predict', 'error_line', 'exit_status', 'main']
+__all__ = ['COMMANDS', 'add_reproduce_parser', 'cmd_synth', 'cmd_bench', 'cmd_config', 'cmd_report', 'cmd_reproduce',
+           'reproduce_main', 'cmd_train', 'cmd_eval', 'cmd_predict', 'error_line', 'exit_status', 'main']
 
 # %% ../nbs/26_cli.ipynb #d49dc22e
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument('--title', default='deform3d run', help='title of the report'); r.add_argument('--notes', default='', help='a paragraph under the title')
     c = sub.add_parser('config', help='print the resolved config')
     c.add_argument('config', help='YAML file or shipped config name'); c.add_argument('--set', dest='overrides', **setarg)
+    b = sub.add_parser('bench', help='measure the model against its full-attention counterpart (speed, memory, FLOP growth)')
+    b.add_argument('--out', default='paper_tables/perf', help='folder of the CSVs and growth.png (default: paper_tables/perf)')
+    b.add_argument('--repeats', type=int, default=3, help='timed rounds after the warm-up (the median is reported)')
+    b.add_argument('--quick', action='store_true', help='the tiny preset: a smoke run in seconds (its ratios mean nothing)')
+    b.add_argument('--threads', type=int, default=None, help='torch threads (default: torch\'s own)')
     add_reproduce_parser(sub)
     return p
 
@@ -78,6 +83,15 @@ def cmd_synth(a) -> int:
     from deform3d.synthetic import write_synthetic
     info = write_synthetic(a.out, num_clips=a.clips, seed=a.seed, num_frames=a.frames, size=(a.size, a.size), workers=a.workers)
     print(f"wrote {info['num_clips']} clips of {len(info['classes'])} classes to {a.out} in {info['seconds']} s")
+    return 0
+
+def cmd_bench(a) -> int:
+    import torch
+    from deform3d.benchmark import run_benchmarks
+    if a.threads: torch.set_num_threads(a.threads)
+    summary = run_benchmarks(a.out, quick=a.quick, repeats=a.repeats, log=lambda *m: print(*m, file=sys.stderr))
+    print(summary.to_string(index=False))
+    print(f"wrote {a.out}/summary.csv, model.csv, model_memory.csv, modules.csv, growth.csv, growth_fit.csv, growth.png", file=sys.stderr)
     return 0
 
 def cmd_config(a) -> int:
@@ -148,7 +162,7 @@ def cmd_predict(a) -> int:
 
 # %% ../nbs/26_cli.ipynb #4bbbb27b
 COMMANDS = {'synth': cmd_synth, 'train': cmd_train, 'eval': cmd_eval, 'predict': cmd_predict, 'report': cmd_report, 'config': cmd_config,
-            'reproduce': cmd_reproduce}
+            'bench': cmd_bench, 'reproduce': cmd_reproduce}
 
 def error_line(e: BaseException) -> str:
     "One line for an error: its message (the file and what is wrong) on one line; the type only where the message is empty."
