@@ -9,10 +9,10 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / 'deform3d'
 FLOORS = {                                   # floor -> (its modules, the floors it may import besides its own)
     'shared': ({'utils'}, set()),
-    'model': ({'layers', 'heatmaps', 'backbone', 'deformable', 'stride', 'model', 'complexity'}, {'shared'}),
-    'data': ({'video', 'readers', 'transforms', 'data', 'synthetic_clips', 'synthetic', 'datasets'}, {'shared'}),
-    'training': ({'config', 'distributed', 'checkpoint', 'engine', 'train', 'evaluate'}, {'shared', 'model', 'data'}),
-    'top': ({'cli', 'explain', 'paper.targets', 'paper.records', 'paper.tables', 'paper.runner', 'paper.experiments'},
+    'model': ({'layers', 'heatmaps', 'backbone', 'deformable', 'stride', 'model', 'complexity', 'benchmark'}, {'shared'}),
+    'data': ({'video', 'readers', 'transforms', 'data', 'synthetic_clips', 'synthetic', 'datasets', 'skeletons'}, {'shared'}),
+    'training': ({'config', 'distributed', 'checkpoint', 'engine', 'tracking', 'train', 'evaluate'}, {'shared', 'model', 'data'}),
+    'top': ({'cli', 'api', 'explain', 'paper.targets', 'paper.records', 'paper.tables', 'paper.runner', 'paper.experiments'},
             {'shared', 'model', 'data', 'training'}),
 }
 FLOOR_OF = {m: f for f, (mods, _) in FLOORS.items() for m in mods}
