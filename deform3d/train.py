@@ -162,7 +162,7 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
             row.update({f'test_{k}': final[k] for k in ('loss', 'top1', 'top5', 'mean_class_accuracy')})
         row['seconds'] = time.time() - t0
         history.append(row)
-        if tracker: tracker.log_epoch(row, step=(epoch + 1) * len(train_loader), confusion=confusion)
+        if tracker: tracker.log_epoch(row, step=(epoch + 1) * len(train_loader) - 1, confusion=confusion)
         rngs = [get_rng_state()]
         if rt.distributed:
             rngs = [None] * rt.world; dist.all_gather_object(rngs, get_rng_state())
