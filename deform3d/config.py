@@ -49,7 +49,7 @@ class TrainConfig:
     threads: int = 0                # torch CPU threads per process; 0 leaves torch's default
     inject_nan_at: int = -1         # testing aid: replace the loss at this global step by NaN (-1: never)
     logger: str = 'csv'             # csv: OUT/log.csv | tensorboard: log.csv and TensorBoard events in OUT/tensorboard (deform3d[tracking])
-    compile: bool = False           # torch.compile the model (measured in 24_train: no gain on the CPU, so off by default)
+    compile: bool = False           # torch.compile the model (off: see 24_train for what it measured on the CPU)
 
 @dataclass
 class ExperimentConfig:
