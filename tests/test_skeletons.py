@@ -12,12 +12,12 @@ import torch
 from deform3d.readers import read_ntu_skeleton, read_penn_label, write_pyskl_pickle
 from deform3d.skeletons import (SKELETON_LAYOUTS, Skeleton, SkeletonError, convert_layout, layout_map, layout_table,
                                 read_skeleton, skeleton_format)
-from deform3d.synthetic import make_clip
+from deform3d.synthetic_clips import make_clip
 from deform3d.utils import joint_present
 
 REAL = Path(__file__).resolve().parents[1].parent / 'shared' / 'realdata'
 real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} is absent (only present in the project's workspace)")
-NB = Path(__file__).resolve().parents[1] / 'nbs' / '14_skeletons.ipynb'
+NB = Path(__file__).resolve().parents[1] / 'nbs' / '17_skeletons.ipynb'
 T, CELL = 16, 64                    # frames; each synthetic person lives in its own 64 x 64 cell of a 64 x (64 M) frame
 
 
@@ -202,7 +202,7 @@ def test_layout_map_spot_checks_and_tool_orders():
 def test_layout_table_in_the_notebook_is_the_codes():
     cells = json.loads(NB.read_text())['cells']
     md = [''.join(c['source']) for c in cells if c['cell_type'] == 'markdown']
-    assert any(layout_table() in m for m in md), "regenerate the correspondence table in nbs/14_skeletons.ipynb from layout_table()"
+    assert any(layout_table() in m for m in md), "regenerate the correspondence table in nbs/17_skeletons.ipynb from layout_table()"
 
 
 # ------------------------------------------------ persons: ids, overlap, top M
