@@ -31,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument('config', help='YAML file or shipped config name'); t.add_argument('--set', dest='overrides', **setarg)
     t.add_argument('--out', default=None, help='run folder (default: runs/<name>)')
     t.add_argument('--resume', action='store_true', help='continue from OUT/checkpoints/last.pt')
-    t.add_argument('--gpus', type=int, default=1, help='processes to start with torchrun (when not already under torchrun)')
+    t.add_argument('--gpus', type=int, default=1, help='processes per node to start with torchrun (when not already under torchrun)')
+    t.add_argument('--nnodes', type=int, default=1, help='machines taking part (run the same command on each)')
+    t.add_argument('--node-rank', type=int, default=0, help="this machine's index, 0 .. NNODES-1")
+    t.add_argument('--master-addr', default=None, metavar='HOST', help='host of node 0 (required with --nnodes > 1)')
+    t.add_argument('--master-port', type=int, default=29500, metavar='PORT', help='a free TCP port on node 0')
     t.add_argument('--quiet', action='store_true', help='no progress bars')
     e = sub.add_parser('eval', help='evaluate a checkpoint on the test split')
     e.add_argument('config', help='YAML file or shipped config name (its data section is used)')
@@ -40,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument('--set', dest='overrides', **setarg); e.add_argument('--out', default=None, help='output folder (default: <run>/eval)')
     e.add_argument('--quiet', action='store_true', help='no progress bar')
     q = sub.add_parser('predict', help='classify one clip')
-    q.add_argument('checkpoint', help='checkpoint file (.pt) written by deform3d train'); q.add_argument('video', help='video file or folder of frames')
-    q.add_argument('--skeleton', required=True, help='NTU .skeleton, Penn Action .mat or PYSKL .pkl file of the clip')
+    q.add_argument('checkpoint', help='checkpoint file (.pt) written by deform3d train'); q.add_argument('video', help='video file or folder of frame images')
+    q.add_argument('--skeleton', default=None, help='COCO-keypoints JSON, OpenPose folder, PYSKL pickle, NTU .skeleton or Penn .mat '
+                   '(converted to the checkpoint\'s joint layout; omit only for an RGB-only model)')
     q.add_argument('--frame-dir', default=None, help='the annotation to use in a PYSKL pickle (default: the video file stem)')
     q.add_argument('--topk', type=int, default=5, help='classes to print (default 5)')
     q.add_argument('--clips', type=int, default=1, help='clips averaged (default 1)')
@@ -129,8 +134,9 @@ def cmd_train(a) -> int:
     from deform3d.train import launch
     cfg = validate(load_config(a.config, a.overrides))
     out = a.out or f'runs/{cfg.name}'
-    m = launch(cfg, gpus=a.gpus, out=out, resume=a.resume, progress=not a.quiet)
-    if int(os.environ.get('RANK', 0)) == 0:
+    m = launch(cfg, gpus=a.gpus, out=out, resume=a.resume, progress=not a.quiet, nnodes=a.nnodes, node_rank=a.node_rank,
+               master_addr=a.master_addr, master_port=a.master_port)
+    if m and int(os.environ.get('RANK', 0)) == 0:
         print(json.dumps({k: m[k] for k in ('top1', 'top5', 'mean_class_accuracy', 'loss')}))
     return 0
 
@@ -152,8 +158,9 @@ def cmd_eval(a) -> int:
 
 # %% ../nbs/26_cli.ipynb #e0ced024
 def cmd_predict(a) -> int:
-    from deform3d.evaluate import predict_clip
-    res = predict_clip(a.checkpoint, a.video, a.skeleton, frame_dir=a.frame_dir, topk=a.topk, num_clips=a.clips)
+    from deform3d.api import inference_recognizer, init_recognizer
+    pred = inference_recognizer(init_recognizer(a.checkpoint), a.video, a.skeleton, clips=a.clips, topk=a.topk, frame_dir=a.frame_dir)
+    res = pred.top()
     if a.json: print(json.dumps([{'class': c, 'probability': p} for c, p in res]))
     else:
         w = max(len(c) for c, _ in res)

@@ -6,7 +6,7 @@ Docs: https://deform3d.github.io/deform3d/config.html.md"""
 
 # %% ../nbs/20_config.ipynb #e1a6683f
 from __future__ import annotations
-import dataclasses, inspect, json, os, types, typing
+import dataclasses, importlib.util, inspect, json, os, types, typing
 from dataclasses import dataclass, field, fields, asdict, is_dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -16,8 +16,8 @@ from .data import DATASETS, DataConfig
 from .utils import parse_assignment
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'BASE_KEY', 'ConfigError', 'TrainConfig', 'ExperimentConfig', 'presets', 'from_dict', 'to_dict',
-           'config_dir', 'shipped_configs', 'resolve_config_path', 'merge', 'read_config', 'apply_overrides',
+__all__ = ['PRECISIONS', 'LOGGERS', 'BASE_KEY', 'ConfigError', 'TrainConfig', 'ExperimentConfig', 'presets', 'from_dict',
+           'to_dict', 'config_dir', 'shipped_configs', 'resolve_config_path', 'merge', 'read_config', 'apply_overrides',
            'load_config', 'save_config', 'resolve', 'validate']
 
 # %% ../nbs/20_config.ipynb #a2a7809f
@@ -25,6 +25,7 @@ class ConfigError(ValueError):
     "A config that cannot run: unknown key, wrong type, missing required value or missing data root."
 
 PRECISIONS = ('auto', 'bf16', 'fp16', 'fp32')
+LOGGERS = ('csv', 'tensorboard')
 
 @dataclass
 class TrainConfig:
@@ -47,6 +48,8 @@ class TrainConfig:
     device: str = 'auto'            # auto | cpu | cuda
     threads: int = 0                # torch CPU threads per process; 0 leaves torch's default
     inject_nan_at: int = -1         # testing aid: replace the loss at this global step by NaN (-1: never)
+    logger: str = 'csv'             # csv: OUT/log.csv | tensorboard: log.csv and TensorBoard events in OUT/tensorboard (deform3d[tracking])
+    compile: bool = False           # torch.compile the model (off: see 24_train for what it measured on the CPU)
 
 @dataclass
 class ExperimentConfig:
@@ -241,6 +244,9 @@ def validate(cfg: ExperimentConfig, *, need_data: bool = True, training: bool = 
     if d.dataset not in DATASETS: raise ConfigError(f"data.dataset '{d.dataset}' is not one of {', '.join(DATASETS)}")
     if t.precision not in PRECISIONS: raise ConfigError(f"train.precision '{t.precision}' is not one of {', '.join(PRECISIONS)}")
     if t.device not in ('auto', 'cpu', 'cuda'): raise ConfigError(f"train.device '{t.device}' is not one of auto, cpu, cuda")
+    if t.logger not in LOGGERS: raise ConfigError(f"train.logger '{t.logger}' is not one of {', '.join(LOGGERS)}")
+    if t.logger == 'tensorboard' and importlib.util.find_spec('tensorboard') is None:
+        raise ConfigError("train.logger=tensorboard needs the tensorboard package: pip install 'deform3d[tracking]' (or tensorboard)")
     for k in ('epochs', 'batch_size'):
         if getattr(t, k) < 1: raise ConfigError(f"train.{k} must be >= 1, got {getattr(t, k)}")
     if t.lr <= 0 or t.warmup_epochs < 0 or t.clip_grad < 0 or not 0 <= t.label_smoothing < 1:

@@ -99,12 +99,24 @@ def convert_global_batchnorm(module: nn.Module) -> nn.Module:
 def torchrun_command(module: str,                 # run as `python -m module`
                      args: typing.Sequence[str],  # its arguments
                      nproc: int,                  # processes on this machine
+                     *,
+                     nnodes: int = 1,             # machines taking part
+                     node_rank: int = 0,          # this machine's index, 0 .. nnodes - 1
+                     master_addr: str | None = None,  # host of node 0 (required when nnodes > 1)
+                     master_port: int = 29500,    # a free TCP port on node 0
                     ) -> list[str]:
-    "The command that starts `nproc` processes of `module` under torchrun on this machine."
-    return [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}', '-m', module, *map(str, args)]
+    "The command that starts `nproc` processes of `module` under torchrun on this machine (one node of `nnodes`)."
+    if nproc < 1 or nnodes < 1: raise ValueError(f"torchrun: processes per node and nodes must be >= 1, got {nproc} and {nnodes}")
+    if nnodes == 1: where = ['--standalone']
+    else:
+        if not master_addr: raise ValueError(f"torchrun: {nnodes} nodes need the address of node 0 (--master-addr HOST)")
+        if not 0 <= node_rank < nnodes: raise ValueError(f"torchrun: node rank {node_rank} is not in 0..{nnodes - 1}")
+        if not 0 < master_port < 65536: raise ValueError(f"torchrun: master port {master_port} is not a TCP port")
+        where = [f'--nnodes={nnodes}', f'--node_rank={node_rank}', f'--master_addr={master_addr}', f'--master_port={master_port}']
+    return [sys.executable, '-m', 'torch.distributed.run', *where, f'--nproc_per_node={nproc}', '-m', module, *map(str, args)]
 
-def run_torchrun(module: str, args: typing.Sequence[str], nproc: int) -> None:
-    "Run `torchrun_command`; a RuntimeError naming the command when a process failed."
-    cmd = torchrun_command(module, args, nproc)
+def run_torchrun(module: str, args: typing.Sequence[str], nproc: int, **where) -> None:
+    "Run `torchrun_command` (`where`: its node arguments); a RuntimeError naming the command when a process failed."
+    cmd = torchrun_command(module, args, nproc, **where)
     r = subprocess.run(cmd)
     if r.returncode != 0: raise RuntimeError(f"torchrun exited with status {r.returncode}: {' '.join(cmd)}")

@@ -7,7 +7,7 @@ Docs: https://deform3d.github.io/deform3d/stride.html.md"""
 # %% ../nbs/04_stride.ipynb #dce85aa2
 from __future__ import annotations
 import numbers
-from functools import lru_cache
+from functools import lru_cache, partial
 import torch
 import torch.nn as nn
 from einops import rearrange, repeat
@@ -183,7 +183,7 @@ class StrideAttention(nn.Module):
             return region(*tensors)
         # The gathered windows hold every token ~wnd/s times: keep the per-token q, k, v and the attention's outputs for the
         # backward pass, and gather the windows again there (copies: cheap), instead of keeping the window copies.
-        ctx = lambda: create_selective_checkpoint_contexts(_keep_attention_outputs)
+        ctx = partial(create_selective_checkpoint_contexts, _keep_attention_outputs)   # a partial, not a lambda: torch.compile traces it
         return checkpoint(region, *tensors, use_reentrant=False, context_fn=ctx)
 
     def update(self, x: torch.Tensor, out: torch.Tensor, covered: torch.Tensor | None = None) -> torch.Tensor:

@@ -14,11 +14,12 @@ import torch.nn.functional as F
 import torch.distributed as dist
 from tqdm.auto import tqdm
 from .config import ConfigError, ExperimentConfig, TrainConfig, load_config, resolve, save_config, validate
-from .distributed import Runtime, all_reduce_sum, convert_global_batchnorm, init_distributed, run_torchrun
+from .distributed import Runtime, all_reduce_sum, convert_global_batchnorm, init_distributed, run_torchrun, torchrun_command
 from .engine import (autocast_dtype, build_datasets, build_model, class_names, derive_seed, forward, make_loader,
                              seed_everything, to_device)
 from .checkpoint import atomic_save, get_rng_state, load_checkpoint, restore_training_state, training_state, unwrap
 from .evaluate import evaluate, plot_curves, write_eval_outputs
+from .tracking import make_logger
 from .utils import atomic_path
 
 # %% auto #0
@@ -57,7 +58,9 @@ class NonFiniteLoss(RuntimeError):
     "The training loss became NaN or infinite."
 
 def train_one_epoch(model, loader, optimizer, scheduler, scaler, t: TrainConfig, rt: Runtime, epoch: int,
-                    amp: torch.dtype | None, progress: bool = True) -> dict:
+                    amp: torch.dtype | None, progress: bool = True,
+                    log_step: typing.Callable[[int, dict], None] | None = None,   # called with (global step, {train_loss, lr})
+                   ) -> dict:
     "Train one epoch; returns {'train_loss', 'train_acc', 'lr'} averaged over all samples of all processes."
     model.train()
     sums = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss * n, correct, n
@@ -81,6 +84,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, t: TrainConfig,
         if t.clip_grad > 0:
             scaler.unscale_(optimizer)
             nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad)
+        if log_step is not None: log_step(step, {'train_loss': loss.item(), 'lr': optimizer.param_groups[0]['lr']})
         scaler.step(optimizer); scaler.update(); scheduler.step()
         n = y.shape[0]
         sums += torch.stack([loss.detach().double() * n, (logits.argmax(-1) == y).sum().double(), torch.tensor(n, dtype=torch.float64, device=rt.device)])
@@ -134,6 +138,7 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
     if rt.distributed:
         if t.sync_bn: model = nn.SyncBatchNorm.convert_sync_batchnorm(model) if rt.device.type == 'cuda' else convert_global_batchnorm(model)
         model = nn.parallel.DistributedDataParallel(model, device_ids=[rt.local_rank] if rt.device.type == 'cuda' else None)
+    if t.compile: unwrap(model).compile()      # in place: the state dict keeps its keys, checkpoints stay interchangeable
     amp = autocast_dtype(t.precision, rt.device)
     optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay), lr=t.lr, betas=t.betas)
     scheduler = make_scheduler(optimizer, t, len(train_loader))
@@ -145,6 +150,7 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
         if rt.main: print(f"resuming from {ckpt_path} after epoch {start} of {t.epochs}", file=sys.stderr, flush=True)
     if rt.main:
         out.mkdir(parents=True, exist_ok=True); save_config(cfg, out / 'config.yaml')
+    tracker = make_logger(t.logger, out, cfg, classes, purge_step=start * len(train_loader)) if rt.main else None
     test = lambda **kw: evaluate(unwrap(model), test_loader, num_classes=cfg.model.num_classes, device=rt.device, amp=amp, **kw)
     for epoch in range(start, t.epochs):
         t0 = time.time()
@@ -152,17 +158,19 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
         if hasattr(train_ds, 'set_epoch'): train_ds.set_epoch(epoch)
         train_loader.generator.manual_seed(derive_seed(t.seed, epoch, rt.rank, 1))
         seed_everything(derive_seed(t.seed, epoch, rt.rank))
-        row = {'epoch': epoch + 1, **train_one_epoch(model, train_loader, optimizer, scheduler, scaler, t, rt, epoch, amp, progress)}
-        last = epoch + 1 == t.epochs
+        row = {'epoch': epoch + 1, **train_one_epoch(model, train_loader, optimizer, scheduler, scaler, t, rt, epoch, amp, progress,
+                                                     log_step=tracker and tracker.log_step)}
+        last, confusion = epoch + 1 == t.epochs, None
         if t.eval_every and ((epoch + 1) % t.eval_every == 0) and not last:
-            m, _ = test(progress=False)
+            m, _ = test(progress=False); confusion = m['confusion']
             row.update({f'test_{k}': m[k] for k in ('loss', 'top1', 'top5', 'mean_class_accuracy')})
         if last:
-            final, preds = test(class_names=classes, progress=progress and rt.main)
+            final, preds = test(class_names=classes, progress=progress and rt.main); confusion = final['confusion']
             row.update({f'test_{k}': final[k] for k in ('loss', 'top1', 'top5', 'mean_class_accuracy')})
         row['seconds'] = time.time() - t0
         history.append(row)
         if rt.main: print(epoch_line(row, t.epochs), file=sys.stderr, flush=True)
+        if tracker: tracker.log_epoch(row, step=(epoch + 1) * len(train_loader) - 1, confusion=confusion)
         rngs = [get_rng_state()]
         if rt.distributed:
             rngs = [None] * rt.world; dist.all_gather_object(rngs, get_rng_state())
@@ -171,6 +179,7 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
                                        rng=rngs, classes=classes, history=history), ckpt_path)
             write_log(history, out / 'log.csv')
             plot_curves(history, out / 'curves.png')
+    if tracker: tracker.close()
     if start >= t.epochs:   # resumed a finished run: evaluate again
         final, preds = test(class_names=classes, progress=False)
     final = {**final, 'name': cfg.name, 'modalities': cfg.model.modalities, 'epochs': t.epochs, 'processes': rt.world,
@@ -190,16 +199,25 @@ def check_launch(cfg: ExperimentConfig, gpus: int) -> None:
 
 def launch(config: ExperimentConfig | str | os.PathLike, gpus: int = 1, *, out: str | os.PathLike = 'runs/experiment',
            resume: bool = False, overrides: typing.Sequence[str] | typing.Mapping[str, typing.Any] = (),
-           progress: bool = True) -> dict:
-    "Train `config` on `gpus` processes (torchrun subprocesses when > 1 and not already under torchrun); returns final metrics."
+           progress: bool = True,
+           nnodes: int = 1,                   # machines; each runs this same call with its own node_rank
+           node_rank: int = 0,                # this machine's index, 0 .. nnodes - 1 (node 0 hosts the rendezvous)
+           master_addr: str | None = None,    # host name or address of node 0 (required when nnodes > 1)
+           master_port: int = 29500,          # a free TCP port on node 0
+          ) -> dict:
+    "Train `config` on `gpus` processes per node (torchrun when > 1 process in all and not already under torchrun); final metrics ({} on other nodes that cannot see them)."
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config, overrides)
     validate(cfg)
     out = Path(out)
-    if gpus > 1 and 'LOCAL_RANK' not in os.environ:
+    if (gpus > 1 or nnodes > 1) and 'LOCAL_RANK' not in os.environ:
+        where = dict(nnodes=nnodes, node_rank=node_rank, master_addr=master_addr, master_port=master_port)
+        torchrun_command('deform3d.train', [], gpus, **where)       # checks the node arguments before anything is written
         check_launch(cfg, gpus)
-        cfg_path = save_config(cfg, out / 'launch_config.yaml')
-        run_torchrun('deform3d.train', [cfg_path, out] + ['--resume'] * resume + ['--quiet'] * (not progress), gpus)
-        return json.loads((out / 'metrics.json').read_text())
+        cfg_path = save_config(cfg, out / ('launch_config.yaml' if nnodes == 1 else f'launch_config.node{node_rank}.yaml'))
+        run_torchrun('deform3d.train', [cfg_path, out] + ['--resume'] * resume + ['--quiet'] * (not progress), gpus, **where)
+        metrics = out / 'metrics.json'
+        if node_rank > 0 and not metrics.is_file(): return {}    # rank 0 wrote them on node 0 (no shared file system)
+        return json.loads(metrics.read_text())
     return train(cfg, out, resume=resume, progress=progress)
 
 def _process_main(argv: list[str]) -> int:

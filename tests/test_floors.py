@@ -11,8 +11,8 @@ FLOORS = {                                   # floor -> (its modules, the floors
     'shared': ({'utils'}, set()),
     'model': ({'layers', 'heatmaps', 'backbone', 'deformable', 'stride', 'model', 'complexity', 'benchmark'}, {'shared'}),
     'data': ({'video', 'readers', 'transforms', 'data', 'synthetic_clips', 'synthetic', 'datasets', 'skeletons'}, {'shared'}),
-    'training': ({'config', 'distributed', 'checkpoint', 'engine', 'train', 'evaluate'}, {'shared', 'model', 'data'}),
-    'top': ({'cli', 'explain', 'paper.targets', 'paper.records', 'paper.tables', 'paper.runner', 'paper.experiments'},
+    'training': ({'config', 'distributed', 'checkpoint', 'engine', 'tracking', 'train', 'evaluate'}, {'shared', 'model', 'data'}),
+    'top': ({'cli', 'api', 'explain', 'paper.targets', 'paper.records', 'paper.tables', 'paper.runner', 'paper.experiments'},
             {'shared', 'model', 'data', 'training'}),
 }
 FLOOR_OF = {m: f for f, (mods, _) in FLOORS.items() for m in mods}
