@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import deform3d.distributed
+import deform3d.train
 from deform3d.cli import main
 from deform3d.config import load_config, to_dict
 
@@ -21,6 +22,7 @@ def captured(monkeypatch):
             (out / 'metrics.json').write_text(json.dumps({'top1': .5, 'top5': 1., 'mean_class_accuracy': .5, 'loss': 1.}))
         return subprocess.CompletedProcess(cmd, 0)
     monkeypatch.setattr(deform3d.distributed.subprocess, 'run', fake_run)
+    monkeypatch.setattr(deform3d.train, 'check_launch', lambda cfg, gpus: None)   # no devices or data here: only the plumbing
     monkeypatch.delenv('LOCAL_RANK', raising=False)
     return calls
 
