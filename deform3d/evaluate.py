@@ -17,15 +17,14 @@ import torch.distributed as dist
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 from tqdm.auto import tqdm
 from .config import ExperimentConfig, resolve
-from .data import collate
-from .datasets import build_dataset, load_sample
+from .datasets import build_dataset
 from .distributed import init_distributed
 from .engine import autocast_dtype, forward, make_loader, to_device
 from .checkpoint import load_checkpoint, model_from_checkpoint
 
 # %% auto #0
-__all__ = ['ClassificationMetrics', 'clip_average', 'gather_rows', 'evaluate', 'evaluate_checkpoint', 'predict_clip',
-           'plot_confusion', 'plot_curves', 'write_eval_outputs', 'write_report']
+__all__ = ['ClassificationMetrics', 'clip_average', 'gather_rows', 'evaluate', 'evaluate_checkpoint', 'plot_confusion',
+           'plot_curves', 'write_eval_outputs', 'write_report']
 
 # %% ../nbs/25_evaluate.ipynb #97013454
 class ClassificationMetrics:
@@ -120,19 +119,6 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike | dict,  # a checkpoint fi
     metrics, preds = evaluate(model.to(rt.device), loader, num_classes=cfg.model.num_classes, device=rt.device,
                               amp=autocast_dtype(precision or t.precision, rt.device), class_names=classes, progress=progress and rt.main)
     return metrics, preds, classes, cfg
-
-def predict_clip(checkpoint: str | os.PathLike | dict, video: str | os.PathLike, skeleton: str | os.PathLike, *,
-                 frame_dir: str | None = None, topk: int = 5, num_clips: int = 1) -> list[tuple[str, float]]:
-    "[(class name, probability)] of the `topk` classes for one video and its skeleton file."
-    model, cfg, classes = model_from_checkpoint(checkpoint)
-    d = resolve(cfg).data
-    sample = load_sample(video, skeleton, frame_dir=frame_dir, clip_len=d.clip_len, img_size=d.img_size, num_clips=num_clips,
-                         num_joints=cfg.model.num_joints,
-                         expected_by='the checkpoint' if isinstance(checkpoint, dict) else f'checkpoint {checkpoint}')
-    batch = collate([{**sample, 'label': 0, 'index': 0, 'name': str(video)}], num_persons=d.num_persons)
-    with torch.no_grad(): probs = clip_average(forward(model, batch))[0]
-    p, i = probs.topk(min(topk, len(classes)))
-    return [(classes[int(c)], float(v)) for v, c in zip(p, i)]
 
 # %% ../nbs/25_evaluate.ipynb #b8b6d7f3
 def _plt():
