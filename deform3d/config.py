@@ -234,7 +234,8 @@ def resolve(cfg: ExperimentConfig) -> ExperimentConfig:
         if H != W: raise ConfigError(f"model.img_size={m.img_size}: the datasets crop square S x S frames; set data.img_size or use one size")
         size = H
     data = replace(d, clip_len=m.num_frames if d.clip_len is None else d.clip_len, img_size=size,
-                   num_persons=m.num_persons if d.num_persons is None else d.num_persons)
+                   num_persons=m.num_persons if d.num_persons is None else d.num_persons,
+                   rgb=m.use_rgb if d.rgb is None else d.rgb)
     return replace(cfg, data=data)
 
 # %% ../nbs/20_config.ipynb #0a003917

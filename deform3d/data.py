@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from .video import frame_tolerance, read_clip, video_info
-from .transforms import ClipTransform, get_layout, sample_indices
+from .transforms import ClipTransform, get_layout, rescale_keypoints, sample_indices
 
 # %% auto #0
 __all__ = ['DATASETS', 'DataConfig', 'fit_persons', 'SampleError', 'Issues', 'read_images', 'PoseVideoDataset', 'collate',
@@ -26,7 +26,7 @@ __all__ = ['DATASETS', 'DataConfig', 'fit_persons', 'SampleError', 'Issues', 're
 _log = logging.getLogger(__name__)
 
 # %% ../nbs/13_data.ipynb #eae98ab4
-DATASETS = ('synthetic', 'ntu60', 'ntu120', 'finegym', 'pennaction')
+DATASETS = ('synthetic', 'ntu60', 'ntu120', 'finegym', 'pennaction', 'rendered_penn')
 
 @dataclass
 class DataConfig:
@@ -50,6 +50,10 @@ class DataConfig:
     augment: bool = True            # random crops / flips for training; False: the test-time centre crop
     num_workers: int = 2            # DataLoader workers per process
     cache: bool = False             # keep decoded samples in memory (needs augment=false and num_workers=0)
+    rgb: bool | None = None         # decode the RGB frames; None: when the model uses them (a pose-only model reads keypoints alone)
+    cache_frames: bool = False      # keep each video's decoded frames in memory: random crops and frame draws without decoding again
+                                    # (small videos only, e.g. rendered sets: ~N x frames x H x W x 3 bytes per worker)
+    cache_dir: str | None = None    # rendered_penn: where the rendered set is kept (None: $DEFORM3D_CACHE or ~/.cache/deform3d)
 
 # %% ../nbs/13_data.ipynb #9b1982ad
 def fit_persons(keypoints: torch.Tensor,   # (..., P, T, V, 2)
@@ -118,10 +122,13 @@ class PoseVideoDataset(Dataset):
                  skipped: Iterable[tuple[str, str, str]] = (),   # construction problems found by the subclass
                  seed: int | None = None,              # fixed training randomness per (seed, epoch, index)
                  transform: ClipTransform | None = None,         # default: ClipTransform(img_size, train, layout)
+                 rgb: bool = True,                     # decode the frames; False: keypoint samples only (pose-only models)
+                 cache_frames: bool = False,           # keep every video's decoded frames in memory (small videos, e.g. rendered sets)
                 ):
         self.layout, self.classes = get_layout(layout), list(classes)
         self.clip_len, self.img_size, self.train = int(clip_len), int(img_size), bool(train)
         self.num_clips, self.num_persons, self.seed, self.epoch = int(num_clips), int(num_persons), seed, 0
+        self.rgb, self.cache_frames = bool(rgb), bool(cache_frames)
         self.transform = transform or ClipTransform(img_size=self.img_size, train=self.train, layout=self.layout)
         issues = Issues(on_error)
         issues.items = list(skipped)
@@ -133,7 +140,7 @@ class PoseVideoDataset(Dataset):
                 continue
             self.records.append(r)
         self.on_error, self.skipped, self.failed = on_error, issues.items, []
-        self.frame_mismatch, self._meta = 0, {}
+        self.frame_mismatch, self._meta, self._frames = 0, {}, {}
         if self.skipped:
             _log.warning("%s: skipped %d sample(s): %s", type(self).__name__, len(self.skipped),
                         dict(Counter(k for _, k, _ in self.skipped)))
@@ -165,6 +172,11 @@ class PoseVideoDataset(Dataset):
         n, h, w, _ = video_info(rec['video'])
         return n, h, w
 
+    def decoded_size(self, rec: dict, height: int, width: int) -> tuple[int, int]:
+        "Size of the decoded frames of a `height x width` source: videos decode at a reduced short side, image folders at full size."
+        if 'frames' in rec: return height, width
+        return _decode_size(height, width, round(self.img_size * self.transform.resize_ratio))
+
     def read_frames(self, rec: dict, indices: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
         "Decode the frames `indices` (sorted, unique) at `size` (None: stored size) -> `(N, h, w, 3)` uint8."
         if 'frames' in rec:
@@ -182,10 +194,11 @@ class PoseVideoDataset(Dataset):
         "The sample `index` (errors propagate)."
         rec = self.records[index]
         kp, sc, img_shape = self.load_pose(rec)
-        if index not in self._meta: self._meta[index] = self.video_meta(rec)     # frame count and size, probed once
-        n_video, H, W = self._meta[index]
         n_pose = kp.shape[1]
         if n_pose == 0: raise ValueError(f"{rec.get('source', rec['name'])}: the pose has no frames")
+        if not self.rgb: return self._load_pose_only(index, rec, kp, sc, img_shape)
+        if index not in self._meta: self._meta[index] = self.video_meta(rec)     # frame count and size, probed once
+        n_video, H, W = self._meta[index]
         if abs(n_video - n_pose) > frame_tolerance(max(n_video, n_pose)):
             raise ValueError(f"{rec.get('video', rec.get('frames'))}: the video has {n_video} frames but its pose "
                              f"({rec.get('source', rec['name'])}) has {n_pose}: a truncated or mismatched video "
@@ -199,12 +212,30 @@ class PoseVideoDataset(Dataset):
         rng = self._rng(index)
         inds = sample_indices(min(n_video, n_pose), self.clip_len, num_clips=self.num_clips, train=self.train, rng=rng)
         uniq, inverse = np.unique(inds, return_inverse=True)
-        size = _decode_size(H, W, round(self.img_size * self.transform.resize_ratio))
-        frames = torch.from_numpy(self.read_frames(rec, uniq, None if size == (H, W) else size))[torch.from_numpy(inverse.reshape(-1))]
+        size = self.decoded_size(rec, H, W)
+        if self.cache_frames:           # every frame decoded once, then indexed: fresh crops and frame draws at no decoding cost
+            if index not in self._frames: self._frames[index] = self.read_frames(rec, np.arange(min(n_video, n_pose)), None if size == (H, W) else size)
+            raw = self._frames[index][uniq]
+        else: raw = self.read_frames(rec, uniq, None if size == (H, W) else size)
+        frames = torch.from_numpy(raw)[torch.from_numpy(inverse.reshape(-1))]
         frames = frames.reshape(self.num_clips, self.clip_len, *frames.shape[1:])
         ti = torch.from_numpy(inds)
         clips = [self.transform(frames[k], kp[:, ti[k]], sc[:, ti[k]], frame_size=img_shape or (H, W), rng=rng)
                  for k in range(self.num_clips)]
+        return self._sample(index, rec, clips)
+
+    def _load_pose_only(self, index: int, rec: dict, kp: np.ndarray, sc: np.ndarray, img_shape) -> dict:
+        "The sample without pixels: the same frame indices, crop and flip, drawn on the annotation frame."
+        if img_shape is None: raise ValueError(f"{rec.get('source', rec['name'])}: a pose-only sample needs the frame size the keypoints refer to")
+        kp, sc = fit_persons(torch.from_numpy(kp), torch.from_numpy(sc), self.num_persons)
+        size = self.decoded_size(rec, *img_shape)                      # the frame the crop boxes are drawn on
+        kp = rescale_keypoints(kp, img_shape, size)
+        rng = self._rng(index)
+        ti = torch.from_numpy(sample_indices(kp.shape[1], self.clip_len, num_clips=self.num_clips, train=self.train, rng=rng))
+        clips = [self.transform(None, kp[:, ti[k]], sc[:, ti[k]], frame_size=size, rng=rng) for k in range(self.num_clips)]
+        return self._sample(index, rec, clips)
+
+    def _sample(self, index: int, rec: dict, clips: list[dict]) -> dict:
         out = {k: torch.stack([c[k] for c in clips]) if self.num_clips > 1 else clips[0][k] for k in clips[0]}
         return dict(out, label=int(rec['label']), index=int(index), name=str(rec['name']))
 
@@ -227,9 +258,12 @@ def collate(samples: Sequence[dict], num_persons: int | None = None) -> dict:
     if not samples: raise ValueError("collate: empty batch")
     M = num_persons or max(s['scores'].shape[-3] for s in samples)
     kps, scs = zip(*(fit_persons(s['keypoints'], s['scores'], M) for s in samples))
-    shapes = {tuple(s['video'].shape) for s in samples}
+    rgb = {'video' in s for s in samples}
+    if len(rgb) > 1: raise ValueError("collate: some samples have a video and some do not")
+    shapes = {tuple(s['video'].shape) for s in samples} if rgb == {True} else {None}
     if len(shapes) > 1: raise ValueError(f"collate: samples have different video shapes {sorted(shapes)} (clip_len, img_size or num_clips differ)")
-    return dict(video=torch.stack([s['video'] for s in samples]), keypoints=torch.stack(kps), scores=torch.stack(scs),
+    video = torch.stack([s['video'] for s in samples]) if rgb == {True} else None     # None: pose-only samples
+    return dict(video=video, keypoints=torch.stack(kps), scores=torch.stack(scs),
                 label=torch.tensor([s['label'] for s in samples], dtype=torch.long),
                 index=torch.tensor([s['index'] for s in samples], dtype=torch.long),
                 name=[s['name'] for s in samples])

@@ -6,17 +6,19 @@ Docs: https://deform3d.github.io/deform3d/datasets.html.md"""
 
 # %% ../nbs/16_datasets.ipynb #be450072
 from __future__ import annotations
-import json, os, re
+import hashlib, json, os, re, shutil, tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 import numpy as np
 from .readers import (load_pyskl_pickle, ntu_split, parse_ntu_name, read_gym_labels, read_label_map, read_ntu_skeleton,
                               read_penn_label)
 from .data import DATASETS, DataConfig, Issues, PoseVideoDataset
+from .synthetic import write_synthetic
+from .synthetic_clips import SYNTHETIC_VERSION
 
 # %% auto #0
 __all__ = ['PENN_ACTION_CLASSES', 'pyskl_records', 'SyntheticDataset', 'PennAction', 'NTU', 'kinect_pose', 'gym_clip_key',
-           'FineGYM', 'load_sample', 'build_dataset']
+           'FineGYM', 'load_sample', 'rendered_penn', 'build_dataset']
 
 # %% ../nbs/16_datasets.ipynb #799a98ed
 def pyskl_records(ann_file: str | os.PathLike,
@@ -77,9 +79,10 @@ class PennAction(PoseVideoDataset):
                  num_clips: int = 1, num_persons: int = 1, on_error: str = 'raise',
                  use_visibility: bool = False,          # invisible joints absent (score 0) instead of score 1
                  **kw):
-        root = Path(root)
+        root, rgb = Path(root), kw.get('rgb', True)
         if split not in ('train', 'test', 'val'): raise ValueError(f"PennAction: split must be 'train' or 'test', got {split!r}")
         label_dir = root / 'labels'
+        if not rgb and not label_dir.is_dir() and any(root.glob('*.mat')): label_dir = root   # the labels folder itself
         files = sorted(label_dir.glob('*.mat')) if label_dir.is_dir() else []
         if not files: raise FileNotFoundError(f"{label_dir}: no Penn Action label files (*.mat)")
         issues, records = Issues(on_error), []
@@ -92,7 +95,7 @@ class PennAction(PoseVideoDataset):
                 issues(f.stem, 'unknown label', ValueError(f"{f}: action {lab['action']!r} is not a Penn Action class {PENN_ACTION_CLASSES}"))
                 continue
             frames = root / 'frames' / f.stem
-            if not frames.is_dir():
+            if rgb and not frames.is_dir():
                 issues(f.stem, 'missing frames', FileNotFoundError(f"{frames}: no frame folder for {f}")); continue
             score = lab['visibility'].astype(np.float32) if use_visibility else np.ones(lab['keypoint'].shape[:2], np.float32)
             records.append(dict(name=f.stem, label=PENN_ACTION_CLASSES.index(lab['action']), frames=frames, source=str(f),
@@ -242,6 +245,29 @@ def load_sample(video: str | os.PathLike,                # video file, or a fold
                           train=False, num_clips=num_clips, num_persons=num_persons or max(1, kp.shape[0]))
     return ds[0]
 
+# %% ../nbs/16_datasets.ipynb #7a3e0c02
+def rendered_penn(labels: str | os.PathLike,                 # folder of Penn Action label files (*.mat)
+                  size: int,                                 # H = W of the rendered frames
+                  cache_dir: str | os.PathLike | None = None,   # None: $DEFORM3D_CACHE or ~/.cache/deform3d
+                 ) -> Path:
+    "Folder of the synthetic RGB + skeleton set rendered from `labels` (written on first use, then reused)."
+    files = sorted(Path(labels).glob('*.mat'))
+    if not files: raise FileNotFoundError(f"{labels}: no Penn Action label files (*.mat) to render")
+    key = json.dumps([SYNTHETIC_VERSION, int(size), [(f.name, f.stat().st_size) for f in files]])
+    root = Path(cache_dir or os.environ.get('DEFORM3D_CACHE') or Path.home() / '.cache' / 'deform3d')
+    out = root / f"rendered-penn-{int(size)}px-{hashlib.md5(key.encode()).hexdigest()[:12]}"
+    if (out / 'meta.json').exists(): return out
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"rendering {len(files)} Penn Action sequences at {size}x{size} into {out} (once; later runs reuse it)", flush=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f'.{out.name}-'))
+    try:
+        write_synthetic(tmp, num_frames=None, size=(int(size), int(size)), pose_source=Path(labels))
+        tmp.rename(out)
+    except OSError:
+        if not (out / 'meta.json').exists(): raise
+    finally: shutil.rmtree(tmp, ignore_errors=True)        # another process may have finished first: use its copy
+    return out
+
 # %% ../nbs/16_datasets.ipynb #e8c3d4d7
 def build_dataset(data: DataConfig,             # clip_len, img_size and num_persons set
                   split: str,                   # data.train_split or data.test_split (or any split the dataset has)
@@ -253,7 +279,8 @@ def build_dataset(data: DataConfig,             # clip_len, img_size and num_per
     d = data
     unset = [k for k in ('clip_len', 'img_size', 'num_persons') if getattr(d, k) is None]
     if unset: raise ValueError(f"build_dataset: data.{unset[0]} is not set (deform3d.config.resolve takes it from the model)")
-    kw = dict(clip_len=d.clip_len, img_size=d.img_size, train=train, num_clips=num_clips, num_persons=d.num_persons, seed=seed)
+    kw = dict(clip_len=d.clip_len, img_size=d.img_size, train=train, num_clips=num_clips, num_persons=d.num_persons, seed=seed,
+              rgb=d.rgb is not False, cache_frames=d.cache_frames)
     if d.dataset == 'synthetic': ds = SyntheticDataset(d.root, split, **kw)
     elif d.dataset in ('ntu60', 'ntu120'):
         ds = NTU(d.root, version=int(d.dataset[3:]), protocol=d.protocol, split=split, skeleton=d.skeleton,
@@ -262,6 +289,7 @@ def build_dataset(data: DataConfig,             # clip_len, img_size and num_per
         ds = FineGYM(d.root, split, ann_file=d.ann_file, video_dir=d.video_root, classes=d.label_map,
                      list_file=d.train_list if split == d.train_split else d.test_list, **kw)
     elif d.dataset == 'pennaction': ds = PennAction(d.root, split, **kw)
+    elif d.dataset == 'rendered_penn': ds = SyntheticDataset(rendered_penn(d.root, d.img_size, d.cache_dir), split, **kw)
     else: raise ValueError(f"data.dataset '{d.dataset}' is not one of {', '.join(DATASETS)}")
     if len(ds) == 0:
         skipped = f"; {len(ds.skipped)} skipped ({', '.join(f'{k}: {n}' for k, n in ds.summary()['skipped'].items())})" if ds.skipped else ''
@@ -274,5 +302,6 @@ _EXPECTED_LAYOUT = {
     'ntu': "*.skeleton files (in the root or nturgb+d_skeletons/) of the protocol's subjects/cameras/setups with videos "
            "<name>_rgb.avi in nturgb+d_rgb/, or a PYSKL hrnet pickle",
     'finegym': "gym_hrnet.pkl (PYSKL) listing the split's clips, with their videos in subactions/ or videos/",
-    'pennaction': "labels/NNNN.mat marked for this split, each with its frames/NNNN/ folder",
+    'rendered_penn': "Penn Action label files NNNN.mat (rendered into data.cache_dir) marked for this split",
+    'pennaction': "labels/NNNN.mat marked for this split, each with its frames/NNNN/ folder (a pose-only model: the labels alone)",
 }

@@ -79,10 +79,10 @@ def to_device(batch: dict, device: torch.device) -> dict:
 
 def forward(model: nn.Module, batch: dict) -> torch.Tensor:
     "Logits `(B, classes)` of a batch; a multi-clip batch `(B, K, ...)` gives `(B, K, classes)`."
-    video, kp, sc = batch['video'], batch['keypoints'], batch.get('scores')
-    if video.ndim == 6:
-        k = video.shape[1]
-        logits = model(rearrange(video, 'b k c t h w -> (b k) c t h w'), rearrange(kp, 'b k m t v x -> (b k) m t v x'),
-                       None if sc is None else rearrange(sc, 'b k m t v -> (b k) m t v'))
+    video, kp, sc = batch.get('video'), batch['keypoints'], batch.get('scores')     # video None: pose-only samples
+    if kp.ndim == 6:
+        k = kp.shape[1]
+        logits = model(None if video is None else rearrange(video, 'b k c t h w -> (b k) c t h w'),
+                       rearrange(kp, 'b k m t v x -> (b k) m t v x'), None if sc is None else rearrange(sc, 'b k m t v -> (b k) m t v'))
         return rearrange(logits, '(b k) n -> b k n', k=k)
     return model(video, kp, sc)

@@ -13,7 +13,7 @@ from einops import rearrange
 from .utils import joint_present
 
 # %% auto #0
-__all__ = ['pixel_to_map', 'joint_heatmaps', 'JointTokenizer', 'clip_normalised', 'KeypointEmbedding']
+__all__ = ['pixel_to_map', 'joint_heatmaps', 'JointTokenizer', 'clip_normalised', 'joint_motion', 'KeypointEmbedding']
 
 # %% ../nbs/01_heatmaps.ipynb #e737c200
 def pixel_to_map(coords: torch.Tensor,          # (..., 2) pixel (x, y) of the input frame; integer = pixel centre
@@ -108,11 +108,21 @@ def clip_normalised(keypoints: torch.Tensor,   # (B, M, T, V, 2) pixel (x, y)
     spread = (((kp - centre) ** 2 * w).sum((2, 3, 4), keepdim=True) / (2 * n)).sqrt()     # (B, M, 1, 1, 1)
     return (kp - centre) / spread.clamp_min(1e-3) * w
 
+def joint_motion(normalised: torch.Tensor,   # (B, M, T, V, 2) clip-normalised keypoints, zero where absent
+                 valid: torch.Tensor,        # (B, M, T, V) bool
+                ) -> torch.Tensor:           # (B, M, T, V, 2)
+    "Velocity of each joint between sampled frames, `x[t+1] - x[t]` (the last frame repeats the one before); zero where either end is absent."
+    if normalised.shape[2] < 2: return torch.zeros_like(normalised)
+    both = valid[:, :, 1:] & valid[:, :, :-1]
+    v = torch.where(both[..., None], normalised[:, :, 1:] - normalised[:, :, :-1], torch.zeros_like(normalised[:, :, 1:]))
+    return torch.cat([v, v[:, :, -1:]], dim=2)
+
 class KeypointEmbedding(nn.Module):
-    "Tokens from coordinates: MLP of (frame x, y, clip-normalised x, y, score) per joint, `(B,M,T,V,2)` -> `(B,T,M*V,D)`; absent joints give zero tokens."
-    def __init__(self, dim: int):
+    "Tokens from coordinates: MLP of (frame x, y, clip-normalised x, y, [velocity,] score) per joint, `(B,M,T,V,2)` -> `(B,T,M*V,D)`; absent joints give zero tokens."
+    def __init__(self, dim: int, motion: bool = False):    # motion: add each joint's velocity (`joint_motion`) to the inputs
         super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(5, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.motion = motion
+        self.mlp = nn.Sequential(nn.Linear(7 if motion else 5, dim), nn.GELU(), nn.Linear(dim, dim))
 
     def forward(self, keypoints: torch.Tensor, scores: torch.Tensor | None, frame_size: tuple[int, int]) -> torch.Tensor:
         B, M, T, V, _ = keypoints.shape
@@ -121,6 +131,8 @@ class KeypointEmbedding(nn.Module):
         score = kp.new_ones(kp.shape[:-1]) if scores is None else scores.float()
         valid = joint_present(kp, score)
         xy = (torch.where(valid[..., None], kp, torch.zeros_like(kp)) + 0.5) / kp.new_tensor([W, H]) * 2 - 1  # pixel centres -> [-1, 1]
-        x = torch.cat([xy, clip_normalised(kp, valid), torch.where(valid, score, torch.zeros_like(score))[..., None]], -1)
+        norm = clip_normalised(kp, valid)
+        parts = [xy, norm] + ([joint_motion(norm, valid)] if self.motion else [])
+        x = torch.cat(parts + [torch.where(valid, score, torch.zeros_like(score))[..., None]], -1)
         x = x * valid[..., None]
         return rearrange(self.mlp(x) * valid[..., None], 'b m t v d -> b t (m v) d')

@@ -18,14 +18,15 @@ from .deformable import DeformableAttention3D, OFFSET_CONVS
 from .stride import JointStrideAttention, TemporalStrideAttention, KV_WINDOWS, STRIDE_FFN
 
 # %% auto #0
-__all__ = ['ATTENTIONS', 'MODAL_TOKENS', 'MODALITIES', 'JOINT_WINDOWS', 'ATTENTION_SCOPES', 'ModelConfig', 'resize_time',
-           'resize_space', 'Deformer3DBlock', 'Deformer3D']
+__all__ = ['ATTENTIONS', 'MODAL_TOKENS', 'MODALITIES', 'JOINT_WINDOWS', 'READOUTS', 'ATTENTION_SCOPES', 'ModelConfig',
+           'resize_time', 'resize_space', 'Deformer3DBlock', 'Deformer3D']
 
 # %% ../nbs/05_model.ipynb #a1bac454
 ATTENTIONS = ('deformable', 'joint', 'temporal')
 MODAL_TOKENS = ('cross', 'single', 'none')
 MODALITIES = ('rgb+pose', 'rgb', 'pose')
 JOINT_WINDOWS = ('person', 'concat')
+READOUTS = ('modal', 'modal+tokens')
 ATTENTION_SCOPES = ('paper', 'full')
 
 @dataclass
@@ -52,7 +53,11 @@ class ModelConfig:
     attention: tuple[str, ...] = ATTENTIONS # subset of ATTENTIONS (Table 4)
     modal_tokens: str = 'cross'             # 'cross' | 'single' | 'none' (Table 5)
     modalities: str = 'rgb+pose'            # 'rgb+pose' | 'rgb' | 'pose'
-    pose_coordinates: bool = False          # rgb+pose: add KeypointEmbedding (x, y, score) to the heatmap-pooled tokens (not in the paper)
+    pose_coordinates: bool = False          # rgb+pose: add KeypointEmbedding (x, y, score) to the heatmap-pooled tokens (not in the paper);
+                                            # 'pose' always embeds coordinates (it has no pixels to pool), 'rgb' has no pose tokens
+    pose_motion: bool = False               # the keypoint embedding also sees each joint's velocity (needs coordinates: 'pose' or pose_coordinates)
+    readout: str = 'modal'                  # head input: the modal tokens ('modal', the paper) or also the mean last RGB and pose tokens ('modal+tokens')
+    head_batchnorm: bool = True             # BatchNorm1d on the head's input: removes the component common to all samples (see below)
     kv_windows: str = 'cyclic'              # key/value window of each query window: 'cyclic' | 'span' | 'paper' (deform3d.stride)
     joint_windows: str = 'person'           # joint windows restart at each person ('person') or slide over all persons' joints ('concat')
     stride_ffn: str = 'token'               # stride attentions: FFN once per token after the merge ('token') or per window copy ('window')
@@ -81,8 +86,11 @@ class ModelConfig:
             if not 0 <= getattr(self, name) < 1: raise err(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.modal_tokens not in MODAL_TOKENS: raise err(f"modal_tokens must be one of {MODAL_TOKENS}, got {self.modal_tokens!r}")
         if self.modalities not in MODALITIES: raise err(f"modalities must be one of {MODALITIES}, got {self.modalities!r}")
-        if not isinstance(self.pose_coordinates, bool): raise err(f"pose_coordinates must be true or false, got {self.pose_coordinates!r}")
-        for name, allowed in (('kv_windows', KV_WINDOWS), ('joint_windows', JOINT_WINDOWS), ('stride_ffn', STRIDE_FFN),
+        for name in ('pose_coordinates', 'pose_motion', 'head_batchnorm'):
+            if not isinstance(getattr(self, name), bool): raise err(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.pose_motion and not self.embeds_coordinates:
+            raise err(f"pose_motion needs keypoint coordinates: modalities='pose', or 'rgb+pose' with pose_coordinates=true (got modalities={self.modalities!r})")
+        for name, allowed in (('kv_windows', KV_WINDOWS), ('joint_windows', JOINT_WINDOWS), ('stride_ffn', STRIDE_FFN), ('readout', READOUTS),
                               ('offset_conv', OFFSET_CONVS), ('attention_scope', ATTENTION_SCOPES)):
             if getattr(self, name) not in allowed: raise err(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         bad = [a for a in self.attention if a not in ATTENTIONS]
@@ -104,6 +112,16 @@ class ModelConfig:
     def use_pose(self) -> bool: return 'pose' in self.modalities
     @property
     def grid(self) -> tuple[int, int]: return (self.img_size[0] // 8, self.img_size[1] // 8)
+    @property
+    def embeds_coordinates(self) -> bool:
+        "Whether the pose tokens include `KeypointEmbedding` of the coordinates."
+        return self.modalities == 'pose' or (self.modalities == 'rgb+pose' and self.pose_coordinates)
+    @property
+    def head_tokens(self) -> int:
+        "How many D-wide tokens the head concatenates: the modal tokens, and/or one mean token per modality."
+        K, data = len(self.modal_names), self.use_rgb + self.use_pose
+        if not K: return data
+        return K + data if self.readout == 'modal+tokens' else K
     @property
     def active_attention(self) -> tuple[str, ...]:
         "The attention modules that act on the configured modalities."
@@ -215,8 +233,7 @@ class Deformer3D(nn.Module):
         C, D, T, V = cfg.width, cfg.dim, cfg.num_frames, cfg.num_joints
         self.backbone = R2Plus1D(C, layers=cfg.backbone_layers) if cfg.use_rgb or cfg.modalities == 'rgb+pose' else None
         self.tokenizer = JointTokenizer(C, D, sigma=cfg.sigma) if cfg.modalities == 'rgb+pose' else None
-        coords = cfg.modalities == 'pose' or (cfg.modalities == 'rgb+pose' and cfg.pose_coordinates)
-        self.keypoint_embed = KeypointEmbedding(D) if coords else None
+        self.keypoint_embed = KeypointEmbedding(D, motion=cfg.pose_motion) if cfg.embeds_coordinates else None
         self.time_embed = nn.Parameter(torch.zeros(T, D))
         self.space_embed = nn.Parameter(torch.zeros(*cfg.grid, D)) if cfg.use_rgb else None
         self.joint_embed = nn.Parameter(torch.zeros(V, D)) if cfg.use_pose else None
@@ -224,8 +241,9 @@ class Deformer3D(nn.Module):
         self.modal = nn.Parameter(torch.zeros(T, K, D)) if K else None
         L = cfg.depth
         self.blocks = nn.ModuleList([Deformer3DBlock(cfg, drop_path=cfg.drop_path * i / max(L - 1, 1)) for i in range(L)])
-        self.num_features = K * D if K else D * (cfg.use_rgb + cfg.use_pose)
+        self.num_features = cfg.head_tokens * D
         self.head_norm = nn.LayerNorm(D)        # per head token: each modality keeps its own scale (see below)
+        self.head_bn = nn.BatchNorm1d(self.num_features) if cfg.head_batchnorm else None
         self.head_drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(self.num_features, cfg.num_classes)
         for p in (self.time_embed, self.space_embed, self.joint_embed, self.modal, self.head.weight):
@@ -277,14 +295,18 @@ class Deformer3D(nn.Module):
         z, p, m, present = self.tokens(video, keypoints, scores)
         persons = keypoints.shape[1] if keypoints is not None else 1
         for blk in self.blocks: z, p, m = blk(z, p, m, present=present, persons=persons, fused=fused)
-        if m.shape[2]: parts = reduce(m, 'b t k d -> b k d', 'mean')
-        else:
-            parts = [reduce(z, 'b t h w d -> b d', 'mean')] if z is not None else []
+        parts = [m.mean(1)] if m.shape[2] else []                                   # (b k d)
+        if not m.shape[2] or self.cfg.readout == 'modal+tokens':
+            means = [reduce(z, 'b t h w d -> b d', 'mean')] if z is not None else []
             if p is not None:                                                       # absent joints do not count
                 w = torch.ones_like(p[..., 0]) if present is None else present.to(p.dtype)
-                parts.append(torch.einsum('btrd,btr->bd', p, w) / w.sum((1, 2)).clamp(min=1)[:, None])
-            parts = torch.stack(parts, dim=1)
-        pooled = rearrange(self.head_norm(parts), 'b k d -> b (k d)')
+                means.append(torch.einsum('btrd,btr->bd', p, w) / w.sum((1, 2)).clamp(min=1)[:, None])
+            parts.append(torch.stack(means, dim=1))
+        pooled = rearrange(self.head_norm(torch.cat(parts, dim=1)), 'b k d -> b (k d)')
+        if self.head_bn is not None and self.training and pooled.shape[0] == 1:   # no batch to normalise over: running statistics
+            bn = self.head_bn
+            pooled = F.batch_norm(pooled, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps)
+        elif self.head_bn is not None: pooled = self.head_bn(pooled)     # (a SyncBatchNorm under DDP with train.sync_bn)
         return dict(rgb=z, pose=p, modal=m, present=present, pooled=pooled)
 
     def forward(self,

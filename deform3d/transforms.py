@@ -212,17 +212,21 @@ class ClipTransform:
         return box, bool(rng.random() < self.flip_prob)
 
     def __call__(self,
-                 frames: torch.Tensor | np.ndarray,        # (T, H, W, 3) uint8
+                 frames: torch.Tensor | np.ndarray | None, # (T, H, W, 3) uint8; None: keypoints only (a pose-only model)
                  keypoints: torch.Tensor | np.ndarray,     # (M, T, V, 2) pixel (x, y) of a `frame_size` frame
                  scores: torch.Tensor | np.ndarray,        # (M, T, V)
                  *,
                  frame_size: tuple[int, int] | None = None,    # (H0, W0) of the keypoints; None: the frames' size
                  rng: np.random.Generator | None = None,
-                ) -> dict[str, torch.Tensor]:              # video (3,T,S,S), keypoints (M,T,V,2), scores (M,T,V)
-        frames = torch.as_tensor(frames)
+                ) -> dict[str, torch.Tensor]:              # video (3,T,S,S) (absent without frames), keypoints (M,T,V,2), scores (M,T,V)
         keypoints, scores = torch.as_tensor(keypoints).float(), torch.as_tensor(scores).float()
-        T, H, W, _ = frames.shape
         M, Tk, V, _ = keypoints.shape
+        if frames is None:                      # the same crop and flip, drawn on the annotation frame
+            if frame_size is None: raise ValueError("ClipTransform: without frames, frame_size (H, W) of the keypoints is needed")
+            frames, (H, W), T = None, frame_size, Tk
+        else:
+            frames = torch.as_tensor(frames)
+            T, H, W, _ = frames.shape
         if Tk != T or tuple(scores.shape) != (M, Tk, V):
             raise ValueError(f"ClipTransform: frames {tuple(frames.shape)}, keypoints {tuple(keypoints.shape)} and "
                              f"scores {tuple(scores.shape)} disagree in frames or joints")
@@ -232,7 +236,7 @@ class ClipTransform:
         keypoints = rescale_keypoints(keypoints, frame_size or (H, W), (H, W))
         box, flip = self.params(H, W, rng)
         out = (self.img_size, self.img_size)
-        video = normalize(transform_frames(frames, box, out, flip), self.mean, self.std)
         if flip: scores = scores[..., layout.flip_index]
         kp, sc = mask_absent(transform_keypoints(keypoints, box, out, flip, layout.flip_index), scores, out)
-        return dict(video=video, keypoints=kp, scores=sc)
+        if frames is None: return dict(keypoints=kp, scores=sc)
+        return dict(video=normalize(transform_frames(frames, box, out, flip), self.mean, self.std), keypoints=kp, scores=sc)

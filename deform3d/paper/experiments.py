@@ -21,9 +21,10 @@ from ..train import launch
 from .targets import reference_table
 
 # %% auto #0
-__all__ = ['SMOKE_CONFIG', 'cache_root', 'smoke_dataset', 'experiment_config_path', 'run_experiment', 'load_run', 'evaluate_run',
-           'describe_data', 'pct', 'table4_variants', 'table5_variants', 'run_variants', 'stride_window_variants',
-           'notebook_setup', 'complexity_measurements', 'plot_time_memory', 'table_a_rows']
+__all__ = ['SMOKE_CONFIG', 'PENN_CPU_DATA', 'cache_root', 'smoke_dataset', 'experiment_config_path', 'run_experiment', 'load_run',
+           'evaluate_run', 'describe_data', 'pct', 'table4_variants', 'table5_variants', 'run_variants',
+           'seed_variants', 'seed_summary', 'stride_window_variants', 'notebook_setup', 'complexity_measurements',
+           'plot_time_memory', 'table_a_rows']
 
 # %% ../../nbs/34_paper_experiments.ipynb #48f8bb64
 SMOKE_CONFIG = 'smoke'
@@ -91,11 +92,26 @@ def evaluate_run(run: str | Path,                 # a run folder of run_experime
     metrics, _, _, tested = evaluate_checkpoint(ck, cfg, batch_size=batch_size, device=device, precision='fp32', num_workers=0)
     return {**metrics, 'frames': tested.data.clip_len}
 
+PENN_CPU_DATA = {
+    'penn-poses': "pose-only model on Penn Action's real poses (the 2326 label files, official split; no pixels)",
+    'rendered-penn': ("fused model on RGB rendered from Penn Action's real poses (2326 clips, 15 classes, the official "
+                      "train/test split): NOT Penn Action video, not comparable with the paper's Penn Action result"),
+}
+
 def describe_data(dataset: str, data_root: str | Path | None, *, smoke: bool, epochs: int | None = None,
-                  frames: int | None = None) -> str:
-    "What the numbers of a run are, for the tables: the data (for synthetic data, what was rendered), epochs and frames."
+                  frames: int | None = None,
+                  config: str | Path | None = None,   # the experiment config: epochs and frames left None are its own
+                  seeds=(),                           # training seeds, when there are several
+                 ) -> str:
+    "What the numbers of a run are, for the tables: the data (for synthetic data, what was rendered), epochs, frames, seeds."
+    if config is not None and (epochs is None or frames is None):
+        c = load_config(experiment_config_path(config))
+        epochs, frames = c.train.epochs if epochs is None else epochs, c.model.num_frames if frames is None else frames
+    seeds = [int(x) for x in seeds]
+    runs = (f"; {len(seeds)} training seeds ({', '.join(map(str, seeds))}): a row each, and their mean with the range"
+            if len(seeds) > 1 else '')
     meta = Path(data_root) / 'meta.json' if data_root else None
-    what = f"{dataset}"
+    what = PENN_CPU_DATA.get(dataset, dataset)
     if meta is not None and meta.exists():
         m = json.loads(meta.read_text())
         if m.get('pose_source', 'procedural') == 'procedural':
@@ -103,7 +119,7 @@ def describe_data(dataset: str, data_root: str | Path | None, *, smoke: bool, ep
         else:
             what = (f"synthetic RGB rendered from real Penn Action poses ({m['num_clips']} clips, {len(m['classes'])} classes, "
                     "the official train/test split): NOT Penn Action video, not comparable with the paper's Penn Action result")
-    return f"{'smoke run; ' if smoke else ''}{what}; {epochs} epochs; {frames} frames"
+    return f"{'smoke run; ' if smoke else ''}{what}; {epochs} epochs; {frames} frames{runs}"
 
 def pct(x) -> float:
     "A fraction as a percentage (the paper's unit)."
@@ -136,6 +152,21 @@ def run_variants(variants: dict[str, dict],     # row -> config overrides
                          seconds=round(time.perf_counter() - t0, 1)))
         log(f"{row}: {metric} {rows[-1]['value']:.1f}% ({rows[-1]['seconds']:.0f} s)")
     return pd.DataFrame(rows)
+
+def seed_variants(row: str, seeds) -> dict[str, dict]:
+    "Row -> overrides for training seeds: one seed keeps `row`; several give a row `row/seed=S` each."
+    seeds = [int(s) for s in seeds]
+    if len(seeds) == 1: return {row: {'train.seed': seeds[0]}}
+    return {f'{row}/seed={s}': {'train.seed': s} for s in seeds}
+
+def seed_summary(rows: pd.DataFrame, row: str) -> pd.DataFrame:
+    "`rows` (of `seed_variants(row, ...)`) plus, for several seeds, a row `row` with their mean and the `range` 'min-max' of the value."
+    seeds = rows[rows['row'].str.startswith(f'{row}/seed=')]
+    if len(seeds) < 2: return rows
+    num = ['value', 'top1', 'top5', 'mean_class_accuracy', 'loss', 'seconds']
+    mean = dict(row=row, column=seeds['column'].iloc[0], **{k: float(seeds[k].mean()) for k in num},
+                range=f"{seeds['value'].min():.2f}-{seeds['value'].max():.2f}", seeds=len(seeds))
+    return pd.concat([rows, pd.DataFrame([mean])], ignore_index=True)
 
 def stride_window_variants(windows, strides) -> dict[str, dict]:
     "Fig. 7 (a) variants (row -> overrides): every temporal window with every stride up to it."
