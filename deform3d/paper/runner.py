@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 from .targets import Target, load_params, paper_notebook, paper_params_path, repo_root, resolve_targets
-from .records import METRICS_FILE, git_info, hardware_info, package_versions, write_json
+from .records import METRICS_FILE, PATH_PARAMS, git_info, hardware_info, package_versions, portable_path, portable_text, write_json
 from .tables import build_tables
 
 # %% auto #0
@@ -83,6 +83,10 @@ def run_one(target: Target,                # what to reproduce
     except Exception as e:  # a failing notebook must not stop the others: record it
         rec['error'] = _error_text(e)
     rec['wall_time_s'] = round(time.perf_counter() - t0, 2)
+    # the record travels: no absolute path of this machine in it (31_paper_records: portable_path)
+    rec['parameters'] = {k: portable_path(v) if k in PATH_PARAMS and isinstance(v, str) else v for k, v in rec['parameters'].items()}
+    rec['output_notebook'] = portable_path(rec['output_notebook'])
+    rec['error'] = portable_text(rec['error'], run_dir, Path(out_root).resolve(), *(params.get(k) for k in PATH_PARAMS if isinstance(params.get(k), str)))
     write_json(runs_dir / f'{run_id}.json', rec)
     return rec
 
