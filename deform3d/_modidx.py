@@ -581,6 +581,8 @@ d = { 'settings': { 'branch': 'main',
                                 'deform3d.video._resize': ('video.html#_resize', 'deform3d/video.py'),
                                 'deform3d.video._short': ('video.html#_short', 'deform3d/video.py'),
                                 'deform3d.video.frame_tolerance': ('video.html#frame_tolerance', 'deform3d/video.py'),
+                                'deform3d.video.quiet_libav': ('video.html#quiet_libav', 'deform3d/video.py'),
+                                'deform3d.video.quiet_stderr': ('video.html#quiet_stderr', 'deform3d/video.py'),
                                 'deform3d.video.read_clip': ('video.html#read_clip', 'deform3d/video.py'),
                                 'deform3d.video.video_info': ('video.html#video_info', 'deform3d/video.py'),
                                 'deform3d.video.write_video': ('video.html#write_video', 'deform3d/video.py')}}}
