@@ -188,7 +188,8 @@ def write_eval_outputs(metrics: dict, predictions: pd.DataFrame, class_names: ty
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     summary = {k: v for k, v in metrics.items() if k not in ('per_class', 'confusion')}
     summary['per_class_accuracy'] = dict(zip(class_names, metrics['per_class']))
-    (out / f'{stem}metrics.json').write_text(json.dumps(rounded(summary), indent=2))      # float32 sums: 6 significant digits
+    summary = rounded(summary)                      # float32 sums: 6 significant digits, not 1.0000001192092896
+    (out / f'{stem}metrics.json').write_text(json.dumps(summary, indent=2))
     predictions.to_csv(out / f'{stem}predictions.csv', index=False)
     pd.DataFrame({'class': list(class_names), 'accuracy': metrics['per_class'],
                   'support': np.asarray(metrics['confusion']).sum(1).astype(int)}).to_csv(out / f'{stem}per_class.csv', index=False)

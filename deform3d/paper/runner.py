@@ -160,7 +160,8 @@ def reproduce(targets: list[str],                  # target names (case-insensit
         plan = plan_runs(chosen, smoke=smoke, datasets=datasets, params_file=params_file, overrides=ov)
         records = run_targets(plan, out_root=out_root, tables_dir=tables_dir, nb_dir=nb_dir, timeout=timeout, log=log)
     written = build_tables(tables_dir, targets=chosen)
-    log(f"wrote {len(written)} files under {tables_dir}: " + ', '.join(p.name for p in written if p.suffix == '.md'))
+    if records: log(f"run folders and output notebooks under {out_root}")
+    log(f"wrote {len(written)} files under {tables_dir} (records in {Path(tables_dir) / 'runs'}): " + ', '.join(p.name for p in written if p.suffix == '.md'))
     failed = [r for r in records if r['status'] != 'ok']
     for r in failed: print(f"FAILED {'+'.join(r['targets'])} on {r['dataset']}: {r['error']} (see {r['output_notebook']})", file=sys.stderr)
     return 1 if failed else 0
