@@ -28,9 +28,13 @@ readme: $(STAMP)
 	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README --log-level WARN
 
 # The notebooks are the source of truth: cleaning and exporting must leave the tree as it is.
+# nbdev-export rewrites pyproject.toml with the same bytes: its old time is put back, or the next make would reinstall.
 check-sync: $(STAMP)
 	@before=$$(git status --porcelain -- nbs deform3d README.md; git diff -- nbs deform3d README.md | md5sum); \
-	$(BIN)/nbdev-clean && $(BIN)/nbdev-export && $(MAKE) -s readme; \
+	cp -p pyproject.toml $(VENV)/.pyproject.before; \
+	$(BIN)/nbdev-clean && $(BIN)/nbdev-export; \
+	if cmp -s pyproject.toml $(VENV)/.pyproject.before; then touch -r $(VENV)/.pyproject.before pyproject.toml; fi; \
+	rm -f $(VENV)/.pyproject.before; $(MAKE) -s readme; \
 	after=$$(git status --porcelain -- nbs deform3d README.md; git diff -- nbs deform3d README.md | md5sum); \
 	if [ "$$before" != "$$after" ]; then \
 	  echo "nbdev-clean/nbdev-export/readme changed files: commit clean notebooks, the exported library and README.md"; \

@@ -20,7 +20,7 @@ from .readers import load_pyskl_pickle
 from .engine import forward, to_device
 from .evaluate import clip_average
 from .explain import explain_sample
-from .skeletons import Skeleton, SkeletonError, convert_layout, read_skeleton, skeleton_format, skeleton_layout
+from .skeletons import SKELETON_LAYOUTS, Skeleton, SkeletonError, convert_layout, read_skeleton, skeleton_format, skeleton_layout
 from .transforms import LAYOUTS, ClipTransform
 
 # %% auto #0
@@ -115,7 +115,12 @@ def _skeleton_arrays(skeleton, rec: Recognizer, *, num_frames: int, img_shape: t
     if sc is None: sc = np.isfinite(kp).all(-1).astype(np.float32)
     if sc.shape != kp.shape[:3]: raise SkeletonError(f"{where}: scores {sc.shape} do not match keypoints {kp.shape} (expected {kp.shape[:3]})")
     if kp.shape[2] != skeleton_layout(src).num_joints:
-        raise SkeletonError(f"{where}: {kp.shape[2]} joints, but layout {src!r} has {skeleton_layout(src).num_joints}")
+        if src != rec.layout:
+            raise SkeletonError(f"{where}: {kp.shape[2]} joints, but layout {src!r} has {skeleton_layout(src).num_joints}")
+        fits = [n for n, l in SKELETON_LAYOUTS.items() if l.num_joints == kp.shape[2]]
+        raise SkeletonError(f"{where}: the checkpoint expects {skeleton_layout(src).num_joints} joints (its layout {src!r}), the skeleton "
+                            f"has {kp.shape[2]} (" + (f"the {' or '.join(map(repr, fits))} layout: pass layout= to convert it)" if fits
+                                                      else "no known layout has that many)"))
     if kp.shape[1] != num_frames: raise SkeletonError(f"{where}: skeleton has {kp.shape[1]} frames, the video {num_frames}")
     shape = getattr(skeleton, 'img_shape', None)
     if shape is not None and tuple(shape) != tuple(img_shape):

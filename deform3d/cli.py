@@ -11,8 +11,9 @@ from pathlib import Path
 from .paper.targets import TARGETS
 
 # %% auto #0
-__all__ = ['COMMANDS', 'add_reproduce_parser', 'cmd_synth', 'cmd_bench', 'cmd_config', 'cmd_report', 'cmd_reproduce',
-           'reproduce_main', 'cmd_train', 'cmd_eval', 'cmd_predict', 'error_line', 'exit_status', 'main']
+__all__ = ['COMMANDS', 'add_reproduce_parser', 'outputs_line', 'cmd_synth', 'cmd_bench', 'cmd_config', 'cmd_report',
+           'cmd_reproduce', 'reproduce_main', 'cmd_train', 'cmd_eval', 'cmd_predict', 'error_line', 'exit_status',
+           'main']
 
 # %% ../nbs/26_cli.ipynb #d49dc22e
 def _parser() -> argparse.ArgumentParser:
@@ -84,6 +85,12 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/26_cli.ipynb #772d71ff
+def outputs_line(command: str, out: str | os.PathLike) -> str:
+    "The last line of a command that writes files: where they are, and what is there."
+    p = Path(out)
+    items = sorted(f.name + ('/' if f.is_dir() else '') for f in p.iterdir()) if p.is_dir() else []
+    return f"deform3d {command}: outputs in {p}/" + (f": {', '.join(items)}" if items else '')
+
 def cmd_synth(a) -> int:
     from deform3d.synthetic import write_synthetic
     info = write_synthetic(a.out, num_clips=a.clips, seed=a.seed, num_frames=a.frames, size=(a.size, a.size), workers=a.workers)
@@ -132,12 +139,14 @@ def reproduce_main(argv: list[str] | None = None) -> int:
 def cmd_train(a) -> int:
     from deform3d.config import load_config, validate
     from deform3d.train import launch
+    from deform3d.evaluate import rounded
     cfg = validate(load_config(a.config, a.overrides))
     out = a.out or f'runs/{cfg.name}'
     m = launch(cfg, gpus=a.gpus, out=out, resume=a.resume, progress=not a.quiet, nnodes=a.nnodes, node_rank=a.node_rank,
                master_addr=a.master_addr, master_port=a.master_port)
     if m and int(os.environ.get('RANK', 0)) == 0:
-        print(json.dumps({k: m[k] for k in ('top1', 'top5', 'mean_class_accuracy', 'loss')}))
+        print(json.dumps(rounded({k: m[k] for k in ('top1', 'top5', 'mean_class_accuracy', 'loss')})))   # as in metrics.json
+        print(outputs_line('train', out), file=sys.stderr)
     return 0
 
 def cmd_eval(a) -> int:
@@ -153,7 +162,7 @@ def cmd_eval(a) -> int:
         s = write_eval_outputs({**m, 'checkpoint': str(a.checkpoint), 'clips': tested.data.test_clips,
                                 'modalities': tested.model.modalities, 'eval_seconds': time.time() - t0}, preds, classes, out)
         print(json.dumps({k: s[k] for k in ('top1', 'top5', 'mean_class_accuracy', 'loss')}))
-        print(f'wrote {out}')
+        print(outputs_line('eval', out), file=sys.stderr)
     return 0
 
 # %% ../nbs/26_cli.ipynb #e0ced024
@@ -165,6 +174,7 @@ def cmd_predict(a) -> int:
     else:
         w = max(len(c) for c, _ in res)
         for c, p in res: print(f'{c:<{w}}  {p:.4f}')
+    print(f'deform3d predict: the top {len(res)} classes of {a.video} are printed above (stdout); no files written', file=sys.stderr)
     return 0
 
 # %% ../nbs/26_cli.ipynb #4bbbb27b

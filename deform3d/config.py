@@ -50,6 +50,7 @@ class TrainConfig:
     inject_nan_at: int = -1         # testing aid: replace the loss at this global step by NaN (-1: never)
     logger: str = 'csv'             # csv: OUT/log.csv | tensorboard: log.csv and TensorBoard events in OUT/tensorboard (deform3d[tracking])
     compile: bool = False           # torch.compile the model (off: see 24_train for what it measured on the CPU)
+    log_every: int = 10             # every N optimizer steps a row of OUT/log_steps.csv: mean loss, lr (0: none)
 
 @dataclass
 class ExperimentConfig:
@@ -250,6 +251,7 @@ def validate(cfg: ExperimentConfig, *, need_data: bool = True, training: bool = 
         raise ConfigError("train.logger=tensorboard needs the tensorboard package: pip install 'deform3d[tracking]' (or tensorboard)")
     for k in ('epochs', 'batch_size'):
         if getattr(t, k) < 1: raise ConfigError(f"train.{k} must be >= 1, got {getattr(t, k)}")
+    if t.log_every < 0: raise ConfigError(f"train.log_every must be >= 0 (0: no per-step log), got {t.log_every}")
     if t.lr <= 0 or t.warmup_epochs < 0 or t.clip_grad < 0 or not 0 <= t.label_smoothing < 1:
         raise ConfigError(f"train: lr > 0, warmup_epochs >= 0, clip_grad >= 0 and 0 <= label_smoothing < 1 are required ({t})")
     if d.test_clips < 1: raise ConfigError(f"data.test_clips must be >= 1, got {d.test_clips}")

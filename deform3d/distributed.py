@@ -6,15 +6,16 @@ Docs: https://deform3d.github.io/deform3d/distributed.html.md"""
 
 # %% ../nbs/21_distributed.ipynb #f789b201
 from __future__ import annotations
-import os, subprocess, sys, typing
+import os, re, subprocess, sys, typing
+from pathlib import Path
 from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['Runtime', 'init_distributed', 'all_reduce_sum', 'AllReduceSum', 'GlobalBatchNorm', 'convert_global_batchnorm',
-           'torchrun_command', 'run_torchrun']
+__all__ = ['WORKER_ERROR', 'TORCHRUN_NOISE', 'Runtime', 'init_distributed', 'all_reduce_sum', 'AllReduceSum', 'GlobalBatchNorm',
+           'convert_global_batchnorm', 'torchrun_command', 'WorkerOutput', 'run_torchrun']
 
 # %% ../nbs/21_distributed.ipynb #bdc25e6f
 @dataclass
@@ -115,8 +116,43 @@ def torchrun_command(module: str,                 # run as `python -m module`
         where = [f'--nnodes={nnodes}', f'--node_rank={node_rank}', f'--master_addr={master_addr}', f'--master_port={master_port}']
     return [sys.executable, '-m', 'torch.distributed.run', *where, f'--nproc_per_node={nproc}', '-m', module, *map(str, args)]
 
-def run_torchrun(module: str, args: typing.Sequence[str], nproc: int, **where) -> None:
-    "Run `torchrun_command` (`where`: its node arguments); a RuntimeError naming the command when a process failed."
+WORKER_ERROR = 'deform3d: error: '           # how a worker reports an error: one line on stderr (deform3d.train's process main)
+# torchrun's own chatter: glog-style log lines (E1201 01:10:14.17 ... api.py:1002] ...) and the OMP_NUM_THREADS banner
+TORCHRUN_NOISE = re.compile(r'^([IWEF]\d{4} \d\d:\d\d:\d\d|\*{20,}\s*$|Setting OMP_NUM_THREADS)')
+
+class WorkerOutput:
+    "torchrun's stderr as it streams: worker output passes through; worker errors, torchrun's chatter and its report of a failure do not."
+    def __init__(self, echo: typing.Callable[[str], None]):
+        self.echo, self.errors, self.failed, self._pending = echo, [], False, ''
+
+    def feed(self, text: str) -> None:
+        "Take a chunk of the stream; pass on each complete line (ending in \\n, or \\r for a progress bar) that is worker output."
+        parts = re.split(r'(?<=[\r\n])', self._pending + text)
+        self._pending = parts.pop()                                   # an unfinished line waits for the rest
+        for line in parts: self._line(line)
+
+    def close(self) -> None:
+        if self._pending: self._line(self._pending); self._pending = ''
+
+    def _line(self, line: str) -> None:
+        s = line.strip()
+        if s.startswith(WORKER_ERROR):
+            self.failed = True
+            if s[len(WORKER_ERROR):] not in self.errors: self.errors.append(s[len(WORKER_ERROR):])
+        elif TORCHRUN_NOISE.match(s): self.failed = self.failed or s.startswith('E')
+        elif not self.failed: self.echo(line)       # after the first failure: torchrun's traceback and report, not shown
+
+def run_torchrun(module: str, args: typing.Sequence[str], nproc: int, *,
+                 log: str | os.PathLike | None = None,   # torchrun's whole stderr is kept here (default: not kept)
+                 **where) -> None:
+    "Run `torchrun_command` (`where`: its node arguments); when a process failed, a RuntimeError with the first worker error."
     cmd = torchrun_command(module, args, nproc, **where)
-    r = subprocess.run(cmd)
-    if r.returncode != 0: raise RuntimeError(f"torchrun exited with status {r.returncode}: {' '.join(cmd)}")
+    out = WorkerOutput(lambda s: (sys.stderr.write(s), sys.stderr.flush()))
+    with subprocess.Popen(cmd, stderr=subprocess.PIPE) as proc, open(log or os.devnull, 'wb') as keep:
+        while chunk := os.read(proc.stderr.fileno(), 1 << 16):
+            keep.write(chunk); out.feed(chunk.decode(errors='replace'))
+        out.close()
+    if proc.returncode != 0:
+        where_log = f"; torchrun's output: {log}" if log else ''
+        if out.errors: raise RuntimeError(f"{out.errors[0]} (a process under torchrun{where_log})")
+        raise RuntimeError(f"torchrun exited with status {proc.returncode}{where_log}: {' '.join(cmd)}")

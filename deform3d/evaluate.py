@@ -6,7 +6,7 @@ Docs: https://deform3d.github.io/deform3d/evaluate.html.md"""
 
 # %% ../nbs/25_evaluate.ipynb #01e8fb17
 from __future__ import annotations
-import dataclasses, json, os, typing
+import dataclasses, json, math, os, typing
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -23,8 +23,8 @@ from .engine import autocast_dtype, forward, make_loader, to_device
 from .checkpoint import load_checkpoint, model_from_checkpoint
 
 # %% auto #0
-__all__ = ['ClassificationMetrics', 'clip_average', 'gather_rows', 'evaluate', 'evaluate_checkpoint', 'plot_confusion',
-           'plot_curves', 'write_eval_outputs', 'write_report']
+__all__ = ['LOSS_NOTE', 'ClassificationMetrics', 'clip_average', 'gather_rows', 'evaluate', 'evaluate_checkpoint',
+           'confusion_figure', 'plot_confusion', 'plot_curves', 'rounded', 'write_eval_outputs', 'write_report']
 
 # %% ../nbs/25_evaluate.ipynb #97013454
 class ClassificationMetrics:
@@ -127,36 +127,60 @@ def _plt():
     import matplotlib.pyplot as plt, seaborn as sns
     return plt, sns
 
-def plot_confusion(confusion: typing.Sequence[typing.Sequence[float]], class_names: typing.Sequence[str], path: str | os.PathLike,
-                   title: str = 'Confusion matrix (% of each true class)') -> Path:
-    "Row-normalised confusion matrix as a seaborn heatmap PNG."
+def confusion_figure(confusion: typing.Sequence[typing.Sequence[float]], class_names: typing.Sequence[str],
+                     title: str = 'Confusion matrix (% of each true class)'):
+    "Row-normalised confusion matrix as a seaborn heatmap (a matplotlib figure): cells and colour bar in percent of the true class."
     plt, sns = _plt()
     cm = np.asarray(confusion, dtype=float)
-    norm = cm / np.clip(cm.sum(1, keepdims=True), 1, None)
+    pct = 100 * cm / np.clip(cm.sum(1, keepdims=True), 1, None)
     n = len(class_names); size = max(4., min(0.35 * n + 2, 30.))
     fig, ax = plt.subplots(figsize=(size + 1, size))
     # percentages without decimals, empty cells blank: readable at any class count up to 15
-    labels = np.where(cm > 0, np.vectorize(lambda v: f'{100 * v:.0f}')(norm), '') if n <= 15 else False
-    sns.heatmap(norm, ax=ax, vmin=0, vmax=1, cmap='viridis', square=True, annot=labels, fmt='', annot_kws={'size': 8},
+    labels = np.where(cm > 0, np.vectorize(lambda v: f'{v:.0f}')(pct), '') if n <= 15 else False
+    sns.heatmap(pct, ax=ax, vmin=0, vmax=100, cmap='viridis', square=True, annot=labels, fmt='', annot_kws={'size': 8},
+                cbar_kws={'label': '% of the true class'},
                 xticklabels=class_names if n <= 60 else False, yticklabels=class_names if n <= 60 else False)
     ax.set_xlabel('predicted'); ax.set_ylabel('true'); ax.set_title(title)
-    fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+    fig.tight_layout()
+    return fig
+
+def plot_confusion(confusion: typing.Sequence[typing.Sequence[float]], class_names: typing.Sequence[str], path: str | os.PathLike,
+                   title: str = 'Confusion matrix (% of each true class)') -> Path:
+    "`confusion_figure` as a PNG."
+    plt, _ = _plt()
+    fig = confusion_figure(confusion, class_names, title); fig.savefig(path, dpi=100); plt.close(fig)
     return Path(path)
 
-def plot_curves(history: typing.Sequence[dict] | pd.DataFrame, path: str | os.PathLike) -> Path:
-    "Loss and accuracy per epoch (training and test) as a two-panel seaborn PNG."
+def plot_curves(history: typing.Sequence[dict] | pd.DataFrame, path: str | os.PathLike,
+                steps: typing.Sequence[dict] | pd.DataFrame | None = None,   # rows of log_steps.csv: epoch, step, loss, lr
+               ) -> Path:
+    "Loss and accuracy per epoch (training and test) as a seaborn PNG; with `steps`, the per-step training loss and a learning-rate panel."
     plt, sns = _plt()
-    df = pd.DataFrame(history)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    df, st = pd.DataFrame(history), pd.DataFrame(steps if steps is not None else [])
+    fig, axes = plt.subplots(1, 3 if len(st) else 2, figsize=(15 if len(st) else 10, 4))
+    if len(st):     # x in epochs: the row written at the end of epoch e (every epoch ends with one) sits at e
+        first = st['epoch'].min()
+        st = st.assign(at=st['step'] * first / st.loc[st['epoch'] == first, 'step'].max())
     for ax, (what, cols) in zip(axes, [('loss', {'train_loss': 'train', 'test_loss': 'test'}),
                                        ('accuracy', {'train_acc': 'train', 'test_top1': 'test (top-1)'})]):
         have = [c for c in cols if c in df and df[c].notna().any()]
         long = df.melt(id_vars='epoch', value_vars=have, var_name='split', value_name=what).dropna()
         long['split'] = long['split'].map(cols)
+        if what == 'loss' and len(st): ax.plot(st['at'], st['loss'], color='0.6', lw=0.8, label='train (per step)', zorder=0)
         sns.lineplot(long, x='epoch', y=what, hue='split', marker='o', ax=ax)
         ax.set_title(what)
+    if len(st):
+        axes[2].plot(st['at'], st['lr'], color='C2'); axes[2].set_xlabel('epoch'); axes[2].set_title('learning rate (per step)')
+        axes[2].ticklabel_format(axis='y', style='sci', scilimits=(-2, 2))
     fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
     return Path(path)
+
+def rounded(x, digits: int = 6):
+    "`x` (nested dicts and lists too) with every float to `digits` significant digits: 1.0000001192092896 -> 1.0."
+    if isinstance(x, float): return float(f'{x:.{digits}g}') if math.isfinite(x) else x
+    if isinstance(x, dict): return {k: rounded(v, digits) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return [rounded(v, digits) for v in x]
+    return x
 
 def write_eval_outputs(metrics: dict, predictions: pd.DataFrame, class_names: typing.Sequence[str], out: str | os.PathLike,
                        stem: str = '') -> dict:
@@ -164,6 +188,7 @@ def write_eval_outputs(metrics: dict, predictions: pd.DataFrame, class_names: ty
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     summary = {k: v for k, v in metrics.items() if k not in ('per_class', 'confusion')}
     summary['per_class_accuracy'] = dict(zip(class_names, metrics['per_class']))
+    summary = rounded(summary)                      # float32 sums: 6 significant digits, not 1.0000001192092896
     (out / f'{stem}metrics.json').write_text(json.dumps(summary, indent=2))
     predictions.to_csv(out / f'{stem}predictions.csv', index=False)
     pd.DataFrame({'class': list(class_names), 'accuracy': metrics['per_class'],
@@ -173,6 +198,23 @@ def write_eval_outputs(metrics: dict, predictions: pd.DataFrame, class_names: ty
 
 # %% ../nbs/25_evaluate.ipynb #2c457dd3
 def _pct(x) -> str: return '' if x is None or (isinstance(x, float) and np.isnan(x)) else f'{100 * x:.1f}'
+
+LOSS_NOTE = ("**Why the test loss can sit below the training loss:** the training loss is the label-smoothed cross-entropy "
+             "(`train.label_smoothing`) of augmented clips, with the model in training mode (drop path), averaged over an epoch "
+             "while the weights change; the test loss is the plain cross-entropy of the final model's clip-averaged "
+             "predictions on clips that are not augmented. Label smoothing alone keeps the training loss above a floor "
+             "that a perfect model cannot go below.")
+
+def _smoothing_floor(run: Path) -> str:
+    "The training loss of a perfect model under the run's label smoothing (from run/config.yaml), as a sentence ('' if unknown)."
+    try:
+        import yaml
+        cfg = yaml.safe_load((run / 'config.yaml').read_text())
+        eps, k = float(cfg['train']['label_smoothing']), int(cfg['model']['num_classes'])
+    except (OSError, KeyError, TypeError, ValueError): return ''
+    if not 0 < eps < 1 or k < 2: return ''
+    hi, lo = 1 - eps + eps / k, eps / k         # the smoothed target of the true class, of each other class
+    return f" Here (label smoothing {eps:g}, {k} classes) that floor is {-(hi * math.log(hi) + (k - 1) * lo * math.log(lo)):.3f}."
 
 def write_report(run: str | os.PathLike, variants: dict[str, str | os.PathLike] | None = None, *, title: str = 'deform3d run',
                  notes: str = '') -> Path:
@@ -189,7 +231,11 @@ def write_report(run: str | os.PathLike, variants: dict[str, str | os.PathLike] 
         m = json.loads(mf.read_text())
         lines.append(f"| {name} | {m.get('modalities', '')} | {_pct(m['top1'])} | {_pct(m['top5'])} | {_pct(m['mean_class_accuracy'])} "
                      f"| {m['loss']:.3f} | {m.get('epochs', '')} | {m.get('train_seconds', float('nan')):.0f} |")
-    lines += ['', '## Curves and confusion matrix', '', '![curves](curves.png)', '', '![confusion matrix](confusion.png)', '']
+    lines += ['', LOSS_NOTE + _smoothing_floor(run), '']
+    for title_, f in (('Curves', 'curves.png'), ('Confusion matrices', 'confusion.png')):   # every run's figure, side by side
+        cells = [f'![{name}]({os.path.relpath(d / f, run).replace(os.sep, "/")})' if (d / f).is_file() else f'(no {f})'
+                 for name, d in runs.items()]
+        lines += [f'## {title_}', '', '| ' + ' | '.join(runs) + ' |', '|' + '---|' * len(runs), '| ' + ' | '.join(cells) + ' |', '']
     m = json.loads((run / 'metrics.json').read_text()) if (run / 'metrics.json').is_file() else {}
     if m.get('per_class_accuracy'):
         lines += ['## Per-class accuracy', '', '| class | accuracy (%) |', '|---|---|']

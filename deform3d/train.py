@@ -23,8 +23,8 @@ from .tracking import make_logger
 from .utils import atomic_path
 
 # %% auto #0
-__all__ = ['DECAYED_LAYERS', 'LOG_FIELDS', 'param_groups', 'lr_at', 'make_scheduler', 'NonFiniteLoss', 'train_one_epoch',
-           'write_log', 'epoch_line', 'train', 'check_launch', 'launch']
+__all__ = ['DECAYED_LAYERS', 'LOG_FIELDS', 'STEP_LOG_FIELDS', 'param_groups', 'lr_at', 'make_scheduler', 'NonFiniteLoss',
+           'train_one_epoch', 'write_log', 'StepLog', 'read_step_log', 'epoch_line', 'train', 'check_launch', 'launch']
 
 # %% ../nbs/24_train.ipynb #7ca3f8df
 DECAYED_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)
@@ -96,10 +96,34 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, t: TrainConfig,
 # %% ../nbs/24_train.ipynb #a995dcc0
 LOG_FIELDS = ['epoch', 'lr', 'train_loss', 'train_acc', 'test_loss', 'test_top1', 'test_top5', 'test_mean_class_accuracy', 'seconds']
 
-def write_log(rows: list[dict], path: str | os.PathLike) -> None:
-    "The epoch log as CSV (rewritten whole and atomically, so a resumed run never duplicates rows)."
+STEP_LOG_FIELDS = ['epoch', 'step', 'loss', 'lr']
+
+def write_log(rows: list[dict], path: str | os.PathLike, fields: list[str] = LOG_FIELDS) -> None:
+    "The epoch log (or, with `fields=STEP_LOG_FIELDS`, the step log) as CSV (rewritten whole and atomically, so a resumed run never duplicates rows)."
     with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=LOG_FIELDS, extrasaction='ignore'); w.writeheader(); w.writerows(rows)
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction='ignore'); w.writeheader(); w.writerows(rows)
+
+class StepLog:
+    "Rows of `log_steps.csv`: every `every` optimizer steps and at the end of each epoch, the training loss averaged over those steps (and over processes) and the learning rate of the last of them."
+    def __init__(self, every: int, steps_per_epoch: int, rt: Runtime, rows: typing.Sequence[dict] = ()):
+        self.every, self.steps_per_epoch, self.rt, self.rows = every, steps_per_epoch, rt, list(rows)
+        self._sum, self._n = 0., 0
+
+    def __call__(self, step: int, values: dict) -> None:
+        "Take global optimizer step `step` (0-based) with its {'train_loss', 'lr'}; every process calls it at every step."
+        if not self.every: return
+        self._sum, self._n = self._sum + values['train_loss'], self._n + 1
+        if (step + 1) % self.every and (step + 1) % self.steps_per_epoch: return
+        s = all_reduce_sum(torch.tensor([self._sum, self._n], dtype=torch.float64, device=self.rt.device))
+        self.rows.append({'epoch': step // self.steps_per_epoch + 1, 'step': step + 1, 'loss': s[0].item() / s[1].item(), 'lr': values['lr']})
+        self._sum, self._n = 0., 0
+
+def read_step_log(path: str | os.PathLike, until_step: int) -> list[dict]:
+    "The rows of a step log up to global step `until_step` (a resumed run continues it; later rows of a killed run are dropped)."
+    if not Path(path).is_file(): return []
+    with open(path, newline='') as f:
+        rows = [{'epoch': int(r['epoch']), 'step': int(r['step']), 'loss': float(r['loss']), 'lr': float(r['lr'])} for r in csv.DictReader(f)]
+    return [r for r in rows if r['step'] <= until_step]
 
 def _configure_torch(t: TrainConfig) -> None:
     if t.threads > 0: torch.set_num_threads(t.threads)
@@ -151,6 +175,10 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
     if rt.main:
         out.mkdir(parents=True, exist_ok=True); save_config(cfg, out / 'config.yaml')
     tracker = make_logger(t.logger, out, cfg, classes, purge_step=start * len(train_loader)) if rt.main else None
+    step_log = StepLog(t.log_every, len(train_loader), rt, read_step_log(out / 'log_steps.csv', start * len(train_loader)) if resume and rt.main else ())
+    def log_step(step: int, values: dict) -> None:
+        step_log(step, values)
+        if tracker: tracker.log_step(step, values)
     test = lambda **kw: evaluate(unwrap(model), test_loader, num_classes=cfg.model.num_classes, device=rt.device, amp=amp, **kw)
     for epoch in range(start, t.epochs):
         t0 = time.time()
@@ -159,7 +187,7 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
         train_loader.generator.manual_seed(derive_seed(t.seed, epoch, rt.rank, 1))
         seed_everything(derive_seed(t.seed, epoch, rt.rank))
         row = {'epoch': epoch + 1, **train_one_epoch(model, train_loader, optimizer, scheduler, scaler, t, rt, epoch, amp, progress,
-                                                     log_step=tracker and tracker.log_step)}
+                                                     log_step=log_step)}
         last, confusion = epoch + 1 == t.epochs, None
         if t.eval_every and ((epoch + 1) % t.eval_every == 0) and not last:
             m, _ = test(progress=False); confusion = m['confusion']
@@ -178,7 +206,8 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
             atomic_save(training_state(cfg, epoch=epoch + 1, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
                                        rng=rngs, classes=classes, history=history), ckpt_path)
             write_log(history, out / 'log.csv')
-            plot_curves(history, out / 'curves.png')
+            if t.log_every: write_log(step_log.rows, out / 'log_steps.csv', STEP_LOG_FIELDS)
+            plot_curves(history, out / 'curves.png', steps=step_log.rows)
     if tracker: tracker.close()
     if start >= t.epochs:   # resumed a finished run: evaluate again
         final, preds = test(class_names=classes, progress=False)
@@ -214,7 +243,8 @@ def launch(config: ExperimentConfig | str | os.PathLike, gpus: int = 1, *, out: 
         torchrun_command('deform3d.train', [], gpus, **where)       # checks the node arguments before anything is written
         check_launch(cfg, gpus)
         cfg_path = save_config(cfg, out / ('launch_config.yaml' if nnodes == 1 else f'launch_config.node{node_rank}.yaml'))
-        run_torchrun('deform3d.train', [cfg_path, out] + ['--resume'] * resume + ['--quiet'] * (not progress), gpus, **where)
+        run_torchrun('deform3d.train', [cfg_path, out] + ['--resume'] * resume + ['--quiet'] * (not progress), gpus,
+                     log=out / ('torchrun.log' if nnodes == 1 else f'torchrun.node{node_rank}.log'), **where)
         metrics = out / 'metrics.json'
         if node_rank > 0 and not metrics.is_file(): return {}    # rank 0 wrote them on node 0 (no shared file system)
         return json.loads(metrics.read_text())
@@ -224,8 +254,8 @@ def _process_main(argv: list[str]) -> int:
     "One process of `launch`: `python -m deform3d.train CONFIG OUT [--resume] [--quiet]`; errors as one line."
     (config, out), flags = argv[:2], argv[2:]
     try: train(load_config(config), out, resume='--resume' in flags, progress='--quiet' not in flags)
-    except (ConfigError, NonFiniteLoss, FileNotFoundError, ValueError) as e:
-        print(f'deform3d: error: {e}', file=sys.stderr); return 1
+    except Exception as e:          # one line, which the launching process shows once (deform3d.distributed.WorkerOutput)
+        print(f"deform3d: error: {' '.join(str(e).split()) or type(e).__name__}", file=sys.stderr); return 1
     return 0
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(_process_main(sys.argv[1:]))

@@ -6,9 +6,11 @@ Docs: https://deform3d.github.io/deform3d/video.html.md"""
 
 # %% ../nbs/10_video.ipynb #21234685
 from __future__ import annotations
+import contextlib, os, sys
 from pathlib import Path
 from typing import Sequence
 import av
+import av.logging
 import decord
 import numpy as np
 import torch
@@ -16,10 +18,29 @@ import torch.nn.functional as F
 from .utils import atomic_path, check_file
 
 # %% auto #0
-__all__ = ['frame_tolerance', 'video_info', 'read_clip', 'write_video']
+__all__ = ['quiet_libav', 'quiet_stderr', 'frame_tolerance', 'video_info', 'read_clip', 'write_video']
 
 # %% ../nbs/10_video.ipynb #10ac5d40
 decord.logging.set_level(decord.logging.QUIET)    # FFmpeg's decoder chatter: deform3d reports errors itself
+
+@contextlib.contextmanager
+def quiet_libav():
+    "PyAV's libav messages off while deform3d opens or decodes a video (it reports errors itself); the caller's level back after."
+    before = av.logging.get_level()
+    av.logging.set_level(None)
+    try: yield
+    finally: av.logging.set_level(before)
+
+@contextlib.contextmanager
+def quiet_stderr():
+    "The process's stderr (file descriptor 2) to /dev/null meanwhile: decord's C++ writes `ERROR opening ...` there, past its log level."
+    with contextlib.suppress(Exception): sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'wb') as null: os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2); os.close(saved)
 
 def frame_tolerance(n: int) -> int:
     "How many frames two counts of the same clip (header and decoded; video and pose), the larger `n`, may differ by: max(3, 10 %)."
@@ -29,7 +50,7 @@ def _header(p: Path) -> tuple[int, int, int]:
     "`(frames the container's header declares (0: not said), height, width)`, read with PyAV without decoding."
     if p.stat().st_size == 0: raise ValueError(f"{p}: empty file (0 bytes), not a video")
     try:
-        with av.open(str(p)) as c:
+        with quiet_libav(), av.open(str(p)) as c:
             if not c.streams.video: raise ValueError('no video stream')
             s = c.streams.video[0]
             return int(s.frames or 0), int(s.codec_context.height), int(s.codec_context.width)
@@ -45,7 +66,8 @@ def _open_video(path, size: tuple[int, int] | None = None):
         h, w = (int(s) for s in size)
         if h <= 0 or w <= 0: raise ValueError(f"{p}: size must be two positive ints (H, W), got {size!r}")
         kw = dict(height=h, width=w)
-    try: vr = decord.VideoReader(str(p), ctx=decord.cpu(0), num_threads=1, **kw)
+    try:
+        with quiet_stderr(): vr = decord.VideoReader(str(p), ctx=decord.cpu(0), num_threads=1, **kw)
     except Exception as e:
         raise ValueError(f"{p}: cannot open as a video (corrupt, truncated or not a video file): {_short(e)}") from None
     if len(vr) == 0: raise ValueError(f"{p}: video has no frames")
@@ -61,7 +83,7 @@ def _decode_pyav(p: Path, idx: np.ndarray) -> np.ndarray:
     "Frames `idx` of `p` decoded sequentially with PyAV (fallback for widths decord cannot convert)."
     want, got = set(idx.tolist()), {}
     try:
-        with av.open(str(p)) as c:
+        with quiet_libav(), av.open(str(p)) as c:
             for i, fr in enumerate(c.decode(video=0)):
                 if i in want: got[i] = fr.to_ndarray(format='rgb24')
                 if len(got) == len(want): break

@@ -39,11 +39,14 @@ def synth(tmp_path_factory):
 def trained(synth, tmp_path_factory):
     out = tmp_path_factory.mktemp('run')
     r = run('train', 'demo', *sets(synth), '--out', out, '--quiet')
-    return out, json.loads(r.stdout.strip().splitlines()[-1])
+    return out, json.loads(r.stdout.strip().splitlines()[-1]), r.stderr
 
 
 def test_train_writes_run(trained, synth):
-    out, printed = trained
+    out, printed, stderr = trained
+    # the command ends by saying where its outputs are, and what is there
+    assert stderr.strip().splitlines()[-1] == f'deform3d train: outputs in {out}/: ' + ', '.join(sorted(p.name + '/' * p.is_dir() for p in out.iterdir()))
+    assert {'log_steps.csv', 'metrics.json', 'checkpoints'} <= {p.name for p in out.iterdir()}
     for f in ('checkpoints/last.pt', 'log.csv', 'metrics.json', 'curves.png', 'confusion.png', 'predictions.csv', 'per_class.csv', 'config.yaml'):
         assert (out / f).is_file(), f
     m = json.loads((out / 'metrics.json').read_text())
@@ -57,8 +60,9 @@ def test_train_writes_run(trained, synth):
 
 
 def test_eval_matches_train(trained, synth, tmp_path):
-    out, _ = trained
+    out, _, _ = trained
     r = run('eval', 'demo', '--checkpoint', out / 'checkpoints' / 'last.pt', *sets(synth), '--out', tmp_path, '--quiet')
+    assert r.stderr.strip().splitlines()[-1] == f'deform3d eval: outputs in {tmp_path}/: confusion.png, metrics.json, per_class.csv, predictions.csv'
     m, m0 = json.loads((tmp_path / 'metrics.json').read_text()), json.loads((out / 'metrics.json').read_text())
     assert abs(m['top1'] - m0['top1']) < 1e-6 and abs(m['loss'] - m0['loss']) < 1e-4     # same weights, same test set
     r2 = run('eval', 'demo', '--checkpoint', out / 'checkpoints' / 'last.pt', *sets(synth), '--clips', 3, '--out', tmp_path / 'k3', '--quiet')
@@ -67,11 +71,12 @@ def test_eval_matches_train(trained, synth, tmp_path):
 
 
 def test_predict(trained, synth):
-    out, _ = trained
+    out, _, _ = trained
     name = pd.read_csv(out / 'predictions.csv')['name'][0]
     r = run('predict', out / 'checkpoints' / 'last.pt', synth / 'videos' / f'{name}.mp4', '--skeleton', synth / 'annotations.pkl',
             '--topk', 3, '--json')
     res = json.loads(r.stdout)
+    assert r.stderr.strip().splitlines()[-1].endswith('are printed above (stdout); no files written')
     assert len(res) == 3 and all(a['probability'] >= b['probability'] for a, b in zip(res, res[1:]))
     classes = json.loads((synth / 'meta.json').read_text())['classes']
     assert all(x['class'] in classes for x in res)

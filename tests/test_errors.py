@@ -83,9 +83,12 @@ def test_other_joint_layout(checkpoint):
     assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 2 and 'Traceback' not in r.stderr, r
     from deform3d.api import init_recognizer, inference_recognizer
     rec = init_recognizer(checkpoint)
-    with pytest.raises(ValueError, match='20 joints') as e:
+    with pytest.raises(ValueError, match=r"the checkpoint expects 13 joints \(its layout 'penn13'\), the skeleton has 20") as e:
         inference_recognizer(rec, NTU_AVI, np.zeros((1, 103, 20, 2), np.float32))
     assert '\n' not in str(e.value)
+    with pytest.raises(ValueError, match=r"expects 13 joints .* has 25 \(the 'ntu25' or 'openpose25' layout: pass layout= to convert it\)"):
+        inference_recognizer(rec, NTU_AVI, np.zeros((1, 103, 25, 2), np.float32))
+    assert inference_recognizer(rec, NTU_AVI, np.zeros((1, 103, 25, 2), np.float32), layout='ntu25').labels    # converted when named
 
 
 def test_empty_split(tmp_path):

@@ -14,14 +14,14 @@ from deform3d.config import load_config, to_dict
 
 @pytest.fixture
 def captured(monkeypatch):
-    calls = []
-    def fake_run(cmd, *a, **kw):
+    calls, real_popen = [], subprocess.Popen
+    def fake_popen(cmd, *a, **kw):
         calls.append(list(cmd))
         if '--node_rank=0' in cmd or '--standalone' in cmd:      # rank 0 lives on node 0: it writes the metrics there
             out = Path(cmd[cmd.index('deform3d.train') + 2])
             (out / 'metrics.json').write_text(json.dumps({'top1': .5, 'top5': 1., 'mean_class_accuracy': .5, 'loss': 1.}))
-        return subprocess.CompletedProcess(cmd, 0)
-    monkeypatch.setattr(deform3d.distributed.subprocess, 'run', fake_run)
+        return real_popen([sys.executable, '-c', 'pass'], *a, **kw)     # a process that succeeds at once, in torchrun's place
+    monkeypatch.setattr(deform3d.distributed.subprocess, 'Popen', fake_popen)
     monkeypatch.setattr(deform3d.train, 'check_launch', lambda cfg, gpus: None)   # no devices or data here: only the plumbing
     monkeypatch.delenv('LOCAL_RANK', raising=False)
     return calls

@@ -28,7 +28,7 @@ def _nb(path: Path, source: str):
     nbformat.write(nb, path)
 
 
-def test_runner_records_failures_without_stopping(tmp_path):
+def test_runner_records_failures_without_stopping(tmp_path, capsys):
     "Real papermill runs: the failing notebook comes first, the next one still runs, both leave a record."
     nbs = tmp_path / 'nbs'; nbs.mkdir()
     _nb(nbs / 'table5_modal_tokens.ipynb', "raise RuntimeError('deliberate failure 1234')")
@@ -41,7 +41,7 @@ def test_runner_records_failures_without_stopping(tmp_path):
     assert 'deliberate failure 1234' in recs[0]['error']
     assert recs[1]['metrics']['table4']['rows'][0]['value'] == 12.5
     for r in recs:
-        assert Path(r['output_notebook']).exists()                               # one output notebook per run
+        assert (ROOT / r['output_notebook']).exists() and not Path(r['output_notebook']).is_absolute()   # one output notebook per run
         saved = json.loads((tmp_path / 'tables' / 'runs' / f"{r['run_id']}.json").read_text())
         assert saved['status'] == r['status'] and saved['parameters']['smoke'] is True
         assert saved['packages']['torch'] and saved['hardware']['cpu_count'] >= 1 and saved['wall_time_s'] > 0
@@ -50,6 +50,9 @@ def test_runner_records_failures_without_stopping(tmp_path):
     rc = reproduce_main(['table5', 'table4', '--smoke', '--nbs', str(nbs), '--out', str(tmp_path / 'out'),
                            '--tables', str(tmp_path / 'tables')])
     assert rc == 1 and (tmp_path / 'tables' / 'table4.md').exists() and not (tmp_path / 'tables' / 'table5.md').exists()
+    printed = capsys.readouterr().out.strip().splitlines()     # it ends by saying where the run folders and the tables are
+    assert printed[-2] == f"run folders and output notebooks under {tmp_path / 'out'}"
+    assert printed[-1].startswith(f"wrote 2 files under {tmp_path / 'tables'} (records in {tmp_path / 'tables' / 'runs'}): table4.md")
 
 
 def _record(run_id, target, rows, *, started, setting='smoke', dataset='synthetic', status='ok', figures=None):

@@ -1,5 +1,5 @@
 """Training: a run killed with SIGKILL mid-epoch and resumed ends bitwise equal to the run left alone; two gloo
-processes under torchrun agree with one process on the same global batch."""
+processes under torchrun agree with one process on the same global batch; when they fail, the user sees the error once."""
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd
@@ -108,3 +108,16 @@ def test_gpus_option_starts_torchrun_without_the_cli(synth, tmp_path):
     assert m['processes'] == 2 and m['num_samples'] == 10 and len(pd.read_csv(out / 'predictions.csv')) == 10
     assert json.loads(r.stdout.strip().splitlines()[-1])['top1'] == m['top1']     # printed once, by the launching process
     assert (out / 'launch_config.yaml').is_file() and load_checkpoint(out / 'checkpoints' / 'last.pt')['epoch'] == 1
+
+
+def test_failing_workers_show_their_error_once(synth, tmp_path):
+    # both processes of a two-process run fail at their first step (a NaN loss, found after the launch checks passed):
+    # the user sees one line, the error itself, not one per process and not torchrun's traceback and report
+    out = tmp_path / 'fail'
+    r = subprocess.run(cmd(synth, out, ['train.epochs=1', 'train.batch_size=4', 'data.num_workers=0', 'train.precision=fp32',
+                                        'train.inject_nan_at=0']) + ['--gpus', '2'], capture_output=True, text=True, env=ENV)
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert lines[0].startswith('deform3d: error: non-finite training loss (nan) at epoch 1, step 1/') and str(out / 'torchrun.log') in lines[0]
+    log = (out / 'torchrun.log').read_text()        # what was left out is kept: both processes' errors and torchrun's report
+    assert log.count('deform3d: error: non-finite training loss') == 2 and 'ChildFailedError' in log

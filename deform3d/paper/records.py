@@ -15,8 +15,8 @@ from ..utils import atomic_path
 from .targets import repo_root
 
 # %% auto #0
-__all__ = ['METRICS_FILE', 'PACKAGES', 'write_metrics', 'write_json', 'git_info', 'package_versions', 'hardware_info',
-           'load_records', 'latest_records']
+__all__ = ['METRICS_FILE', 'PACKAGES', 'PATH_PARAMS', 'write_metrics', 'write_json', 'git_info', 'package_versions',
+           'portable_path', 'portable_text', 'hardware_info', 'load_records', 'latest_records']
 
 # %% ../../nbs/31_paper_records.ipynb #55cd6e1a
 METRICS_FILE = 'metrics.json'
@@ -67,6 +67,22 @@ def package_versions(names=PACKAGES) -> dict:
         except metadata.PackageNotFoundError: out[n] = None
     return out
 
+PATH_PARAMS = ('out_dir', 'data_root', 'pose_source', 'checkpoint')    # notebook parameters that are file or folder paths
+
+def portable_path(path: str | os.PathLike | None, base: str | os.PathLike | None = None) -> str | None:
+    "`path` as a record keeps it: as given when relative; an absolute path relative to `base` (default: the repository root)."
+    if path is None: return None
+    p = os.fspath(path)
+    return os.path.relpath(p, os.fspath(base or repo_root())) if os.path.isabs(p) else p
+
+def portable_text(text: str | None, *paths: str | os.PathLike, base: str | os.PathLike | None = None) -> str | None:
+    "`text` (an error message) with each absolute `paths` prefix, and then the repository root, written as `portable_path` writes them."
+    if not text: return text
+    base = os.fspath(base or repo_root())
+    for p in sorted({os.fspath(p) for p in paths if p and os.path.isabs(os.fspath(p))}, key=len, reverse=True):
+        text = text.replace(p, portable_path(p, base))
+    return text.replace(base + os.sep, '')
+
 def hardware_info() -> dict:
     "CPU, memory and accelerators of this machine."
     cpu = platform.processor()
@@ -93,5 +109,6 @@ def latest_records(records: list[dict], target: str) -> list[dict]:
     "The latest successful record of `target` per (dataset, setting)."
     keep = {}
     for r in records:
-        if r['status'] == 'ok' and target in (r.get('metrics') or {}): keep[(r['dataset'], r['setting'])] = r
+        if r['status'] == 'ok' and target in (r.get('metrics') or {}):
+            keep.pop((r['dataset'], r['setting']), None); keep[(r['dataset'], r['setting'])] = r   # in the order they started
     return list(keep.values())

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 from .targets import Target, load_params, paper_notebook, paper_params_path, repo_root, resolve_targets
-from .records import METRICS_FILE, git_info, hardware_info, package_versions, write_json
+from .records import METRICS_FILE, PATH_PARAMS, git_info, hardware_info, package_versions, portable_path, portable_text, write_json
 from .tables import build_tables
 
 # %% auto #0
@@ -83,6 +83,10 @@ def run_one(target: Target,                # what to reproduce
     except Exception as e:  # a failing notebook must not stop the others: record it
         rec['error'] = _error_text(e)
     rec['wall_time_s'] = round(time.perf_counter() - t0, 2)
+    # the record travels: no absolute path of this machine in it (31_paper_records: portable_path)
+    rec['parameters'] = {k: portable_path(v) if k in PATH_PARAMS and isinstance(v, str) else v for k, v in rec['parameters'].items()}
+    rec['output_notebook'] = portable_path(rec['output_notebook'])
+    rec['error'] = portable_text(rec['error'], run_dir, Path(out_root).resolve(), *(params.get(k) for k in PATH_PARAMS if isinstance(params.get(k), str)))
     write_json(runs_dir / f'{run_id}.json', rec)
     return rec
 
@@ -156,7 +160,8 @@ def reproduce(targets: list[str],                  # target names (case-insensit
         plan = plan_runs(chosen, smoke=smoke, datasets=datasets, params_file=params_file, overrides=ov)
         records = run_targets(plan, out_root=out_root, tables_dir=tables_dir, nb_dir=nb_dir, timeout=timeout, log=log)
     written = build_tables(tables_dir, targets=chosen)
-    log(f"wrote {len(written)} files under {tables_dir}: " + ', '.join(p.name for p in written if p.suffix == '.md'))
+    if records: log(f"run folders and output notebooks under {out_root}")
+    log(f"wrote {len(written)} files under {tables_dir} (records in {Path(tables_dir) / 'runs'}): " + ', '.join(p.name for p in written if p.suffix == '.md'))
     failed = [r for r in records if r['status'] != 'ok']
     for r in failed: print(f"FAILED {'+'.join(r['targets'])} on {r['dataset']}: {r['error']} (see {r['output_notebook']})", file=sys.stderr)
     return 1 if failed else 0

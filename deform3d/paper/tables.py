@@ -130,8 +130,11 @@ def build_tables(tables_dir: Path, reference_dir: Path | None = None, targets: l
         for r in recs:
             figs += [tables_dir / 'figures' / f for f in r.get('kept_figures', [])]
             for f in r['figures'].get(t.name, []):
-                dst = tables_dir / 'figures' / f"{t.name}_{r['dataset']}_{r['setting']}_{Path(f).name}"
-                dst.parent.mkdir(exist_ok=True); shutil.copy2(tables_dir / f, dst); figs.append(dst)
+                src, dst = tables_dir / f, tables_dir / 'figures' / f"{t.name}_{r['dataset']}_{r['setting']}_{Path(f).name}"
+                dst.parent.mkdir(exist_ok=True)
+                if src.exists(): shutil.copy2(src, dst)    # a fresh clone has the committed copy in figures/ only
+                elif not dst.exists(): raise FileNotFoundError(f"deform3d reproduce: figure {src} of record {r['run_id']} is missing (and {dst} too)")
+                figs.append(dst)
         if figs: md += ['', '## Figures', ''] + [f'![{p.stem}](figures/{p.name})' for p in figs]
         (tables_dir / f'{t.name}.md').write_text('\n'.join(md) + '\n')
         written += [tables_dir / f'{t.name}.csv', tables_dir / f'{t.name}.md', *figs]
