@@ -6,7 +6,7 @@ Docs: https://deform3d.github.io/deform3d/paper_experiments.html.md"""
 
 # %% ../../nbs/34_paper_experiments.ipynb #8240f69f
 from __future__ import annotations
-import dataclasses, hashlib, json, os, shutil, tempfile, time
+import dataclasses, hashlib, json, math, os, shutil, tempfile, time
 from importlib import resources
 from pathlib import Path
 import pandas as pd
@@ -23,8 +23,8 @@ from .targets import reference_table
 # %% auto #0
 __all__ = ['SMOKE_CONFIG', 'PENN_CPU_DATA', 'cache_root', 'smoke_dataset', 'experiment_config_path', 'run_experiment', 'load_run',
            'evaluate_run', 'describe_data', 'pct', 'table4_variants', 'table5_variants', 'run_variants',
-           'seed_variants', 'seed_summary', 'stride_window_variants', 'notebook_setup', 'complexity_measurements',
-           'plot_time_memory', 'table_a_rows']
+           'seed_variants', 'seed_summary', 'plot_step_losses', 'stride_window_variants', 'notebook_setup',
+           'complexity_measurements', 'plot_time_memory', 'table_a_rows']
 
 # %% ../../nbs/34_paper_experiments.ipynb #48f8bb64
 SMOKE_CONFIG = 'smoke'
@@ -49,7 +49,7 @@ def smoke_dataset(num_clips: int = 40, seed: int = 0, num_frames: int = 8, size:
     return out
 
 def experiment_config_path(config: str | Path) -> str:
-    "The YAML of an experiment shipped with the paper parameters ('smoke', 'cpu_penn'), else `config` unchanged (a shipped config name or a path)."
+    "The YAML of an experiment shipped with the paper parameters ('smoke'), else `config` unchanged (a shipped config name or a path)."
     own = Path(str(resources.files('deform3d') / 'paper_params' / f'{config}.yaml'))
     return str(own) if own.exists() and 'model' in (yaml.safe_load(own.read_text()) or {}) else str(config)
 
@@ -168,6 +168,31 @@ def seed_summary(rows: pd.DataFrame, row: str) -> pd.DataFrame:
                 range=f"{seeds['value'].min():.2f}-{seeds['value'].max():.2f}", seeds=len(seeds))
     return pd.concat([rows, pd.DataFrame([mean])], ignore_index=True)
 
+def _plt():
+    import matplotlib
+    matplotlib.use('Agg')                    # files, never a window: this runs in papermill and on servers
+    import matplotlib.pyplot as plt, seaborn as sns
+    return plt, sns
+
+def plot_step_losses(runs: dict[str, str | Path],   # label -> run folder with log_steps.csv (train.log_every)
+                     path: str | Path, *, num_classes: int | None = None) -> Path:   # None: the first run's config.yaml
+    "The per-step training loss of each run, with chance level 0.9 ln(classes) and the end of the first 5 % of the steps."
+    plt, _ = _plt()
+    if num_classes is None:
+        num_classes = yaml.safe_load((Path(next(iter(runs.values()))) / 'config.yaml').read_text())['model']['num_classes']
+    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    last = 0
+    for label, run in runs.items():
+        log = pd.read_csv(Path(run) / 'log_steps.csv')
+        ax.plot(log['step'], log['loss'], label=label, lw=1); last = max(last, int(log['step'].max()))
+    ax.axhline(0.9 * math.log(num_classes), color='k', ls='--', lw=1, label=f'0.9 ln {num_classes} (chance level)')
+    ax.axvline(0.05 * last, color='grey', ls=':', lw=1, label='5 % of the steps')
+    ax.set(xlabel='optimizer step', ylabel='training loss (label smoothing 0.1)', yscale='log')
+    ax.legend(fontsize=8)
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110); plt.close(fig)
+    return path
+
 def stride_window_variants(windows, strides) -> dict[str, dict]:
     "Fig. 7 (a) variants (row -> overrides): every temporal window with every stride up to it."
     return {f'window={w},stride={s}': {'model.temporal_window': int(w), 'model.temporal_stride': int(s)}
@@ -180,12 +205,6 @@ def notebook_setup(target: str, out_dir: str | Path | None, data_root: str | Pat
     return out, Path(data_root) if data_root else smoke_dataset(**smoke_kw)
 
 # %% ../../nbs/34_paper_experiments.ipynb #a754f407
-def _plt():
-    import matplotlib
-    matplotlib.use('Agg')                    # files, never a window: this runs in papermill and on servers
-    import matplotlib.pyplot as plt, seaborn as sns
-    return plt, sns
-
 def complexity_measurements(frames=(4, 8, 12), persons=(1, 2, 3), *, base_frames: int = 12, base_persons: int = 1,
                             repeats: int = 3, backward: bool = True, measure_time: bool = True, **sizes) -> pd.DataFrame:
     "deform3d.complexity's FLOP table with time and memory of each point measured on this CPU."
