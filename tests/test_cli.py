@@ -116,9 +116,14 @@ def test_shipped_configs(tmp_path, capsys):
     from deform3d.config import shipped_configs, load_config
     names = shipped_configs()
     assert {'demo', 'ntu60_xsub', 'ntu60_xview', 'ntu120_xsub', 'ntu120_xset', 'finegym', 'pennaction'} <= set(names)
+    cpu = {'demo', 'penn_poses_cpu', 'rendered_penn_cpu'}       # CPU-sized configs; the others are the paper's settings
+    assert cpu <= set(names)
     for n in names:
         cfg = load_config(n)
-        if n != 'demo':   # paper settings; the data root is left to the user
-            assert cfg.data.root is None and cfg.train.epochs == 90 and cfg.train.warmup_epochs == 5 and cfg.model.img_size == (224, 224)
+        assert cfg.data.root is None or n == 'demo'                # the data root is left to the user
+        if n not in cpu:
+            assert cfg.train.epochs == 90 and cfg.train.warmup_epochs == 5 and cfg.model.img_size == (224, 224)
+        else:
+            assert cfg.train.precision == 'fp32' and cfg.model.width <= 16
     assert main(['train', 'ntu60_xsub']) == 2 and 'data.root is required' in capsys.readouterr().err
     assert main(['config', 'ntu120_xset', '--set', 'train.lr=1e-3']) == 0 and 'lr: 0.001' in capsys.readouterr().out
