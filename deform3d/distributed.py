@@ -67,19 +67,20 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
         C, dims = x.shape[1], [0, *range(2, x.dim())]
+        shape = (1, C) + (1,) * (x.dim() - 2)
         xf = x.float()
-        local = torch.cat([xf.sum(dims), (xf * xf).sum(dims), xf.new_tensor([x.numel() / C])])
-        stats = AllReduceSum.apply(local)                         # sums over processes, differentiable
+        stats = AllReduceSum.apply(torch.cat([xf.sum(dims), xf.new_tensor([x.numel() / C])]))   # sums over processes, differentiable
         n = stats[-1]
         mean = stats[:C] / n
-        var = (stats[C:2 * C] / n - mean * mean).clamp_min(0)
+        # two passes: E[x^2] - E[x]^2 cancels catastrophically in float32 for a feature whose spread is small against its
+        # mean (a head feature at initialisation: spread 1e-3 of the mean gives a variance wrong by ~10 %)
+        var = AllReduceSum.apply(((xf - mean.view(shape)) ** 2).sum(dims)) / n
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked += 1
                 m = self.momentum if self.momentum is not None else 1. / float(self.num_batches_tracked)
                 self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
                 self.running_var.mul_(1 - m).add_(var.detach() * n / (n - 1).clamp_min(1), alpha=m)
-        shape = (1, C) + (1,) * (x.dim() - 2)
         y = (xf - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine: y = y * self.weight.view(shape) + self.bias.view(shape)
         return y.to(x.dtype)
