@@ -47,6 +47,7 @@ class DataConfig:
     img_size: int | None = None     # S: clips are S x S crops; None: the model's img_size (which must then be square)
     num_persons: int | None = None  # M, persons per clip (the most confident kept, absent ones padded); None: the model's
     test_clips: int = 1             # clips per test video (multi-clip testing: softmax scores averaged)
+    test_flip: bool = False         # each test clip also seen flipped (left/right joints swapped): 2K views, softmax scores averaged
     augment: bool = True            # random crops / flips for training; False: the test-time centre crop
     num_workers: int = 2            # DataLoader workers per process
     cache: bool = False             # keep decoded samples in memory (needs augment=false and num_workers=0)
@@ -117,6 +118,7 @@ class PoseVideoDataset(Dataset):
                  img_size: int = 224,                  # S (H = W = S)
                  train: bool = False,                  # random sampling + augmentation, or fixed test views
                  num_clips: int = 1,                   # K > 1: multi-clip testing
+                 test_flip: bool = False,              # testing: every clip also flipped (2K views); ignored in training
                  num_persons: int = 1,                 # M
                  on_error: str = 'raise',              # 'raise' | 'skip'
                  skipped: Iterable[tuple[str, str, str]] = (),   # construction problems found by the subclass
@@ -128,6 +130,7 @@ class PoseVideoDataset(Dataset):
         self.layout, self.classes = get_layout(layout), list(classes)
         self.clip_len, self.img_size, self.train = int(clip_len), int(img_size), bool(train)
         self.num_clips, self.num_persons, self.seed, self.epoch = int(num_clips), int(num_persons), seed, 0
+        self.flips = (False, True) if test_flip and not self.train else (None,)   # None: the transform draws (or not) the flip
         self.rgb, self.cache_frames = bool(rgb), bool(cache_frames)
         self.transform = transform or ClipTransform(img_size=self.img_size, train=self.train, layout=self.layout)
         issues = Issues(on_error)
@@ -220,8 +223,8 @@ class PoseVideoDataset(Dataset):
         frames = torch.from_numpy(raw)[torch.from_numpy(inverse.reshape(-1))]
         frames = frames.reshape(self.num_clips, self.clip_len, *frames.shape[1:])
         ti = torch.from_numpy(inds)
-        clips = [self.transform(frames[k], kp[:, ti[k]], sc[:, ti[k]], frame_size=img_shape or (H, W), rng=rng)
-                 for k in range(self.num_clips)]
+        clips = [self.transform(frames[k], kp[:, ti[k]], sc[:, ti[k]], frame_size=img_shape or (H, W), rng=rng, flip=f)
+                 for k in range(self.num_clips) for f in self.flips]
         return self._sample(index, rec, clips)
 
     def _load_pose_only(self, index: int, rec: dict, kp: np.ndarray, sc: np.ndarray, img_shape) -> dict:
@@ -232,11 +235,12 @@ class PoseVideoDataset(Dataset):
         kp = rescale_keypoints(kp, img_shape, size)
         rng = self._rng(index)
         ti = torch.from_numpy(sample_indices(kp.shape[1], self.clip_len, num_clips=self.num_clips, train=self.train, rng=rng))
-        clips = [self.transform(None, kp[:, ti[k]], sc[:, ti[k]], frame_size=size, rng=rng) for k in range(self.num_clips)]
+        clips = [self.transform(None, kp[:, ti[k]], sc[:, ti[k]], frame_size=size, rng=rng, flip=f)
+                 for k in range(self.num_clips) for f in self.flips]
         return self._sample(index, rec, clips)
 
     def _sample(self, index: int, rec: dict, clips: list[dict]) -> dict:
-        out = {k: torch.stack([c[k] for c in clips]) if self.num_clips > 1 else clips[0][k] for k in clips[0]}
+        out = {k: torch.stack([c[k] for c in clips]) if len(clips) > 1 else clips[0][k] for k in clips[0]}
         return dict(out, label=int(rec['label']), index=int(index), name=str(rec['name']))
 
     def __getitem__(self, index: int) -> dict:

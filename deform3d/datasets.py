@@ -273,13 +273,14 @@ def build_dataset(data: DataConfig,             # clip_len, img_size and num_per
                   split: str,                   # data.train_split or data.test_split (or any split the dataset has)
                   *, train: bool,               # random crops and flips (training) or the test-time centre crop
                   num_clips: int = 1,           # clips per video (multi-clip testing)
+                  test_flip: bool = False,      # testing: each clip also flipped (2 x num_clips views)
                   seed: int | None = None,      # training draws seeded by (seed, epoch, index)
                  ) -> PoseVideoDataset:
     "The dataset of `data` for `split`."
     d = data
     unset = [k for k in ('clip_len', 'img_size', 'num_persons') if getattr(d, k) is None]
     if unset: raise ValueError(f"build_dataset: data.{unset[0]} is not set (deform3d.config.resolve takes it from the model)")
-    kw = dict(clip_len=d.clip_len, img_size=d.img_size, train=train, num_clips=num_clips, num_persons=d.num_persons, seed=seed,
+    kw = dict(clip_len=d.clip_len, img_size=d.img_size, train=train, num_clips=num_clips, test_flip=test_flip, num_persons=d.num_persons, seed=seed,
               rgb=d.rgb is not False, cache_frames=d.cache_frames)
     if d.dataset == 'synthetic': ds = SyntheticDataset(d.root, split, **kw)
     elif d.dataset in ('ntu60', 'ntu120'):

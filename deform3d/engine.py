@@ -31,7 +31,7 @@ def build_datasets(cfg: ExperimentConfig):
     "(train set, test set) of an experiment."
     d, seed = resolve(cfg).data, cfg.train.seed
     train = build_dataset(d, d.train_split, train=d.augment, seed=seed)
-    test = build_dataset(d, d.test_split, train=False, num_clips=d.test_clips, seed=seed)
+    test = build_dataset(d, d.test_split, train=False, num_clips=d.test_clips, test_flip=d.test_flip, seed=seed)
     return (CachedDataset(train), CachedDataset(test)) if d.cache else (train, test)
 
 def class_names(ds, num_classes: int) -> list[str]:

@@ -113,7 +113,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike | dict,  # a checkpoint fi
     cfg = resolve(dataclasses.replace(cfg or ckcfg, model=ckcfg.model))     # the model the weights were trained as
     t, d = cfg.train, cfg.data
     rt = init_distributed(device or t.device)
-    loader = make_loader(build_dataset(d, d.test_split, train=False, num_clips=d.test_clips),
+    loader = make_loader(build_dataset(d, d.test_split, train=False, num_clips=d.test_clips, test_flip=d.test_flip),
                          batch_size=batch_size or max(1, t.batch_size // rt.world), rt=rt,
                          num_workers=d.num_workers if num_workers is None else num_workers, num_persons=d.num_persons, shuffle=False)
     metrics, preds = evaluate(model.to(rt.device), loader, num_classes=cfg.model.num_classes, device=rt.device,

@@ -16,9 +16,10 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_back
 from .layers import Attention, AttentionBlock
 
 # %% auto #0
-__all__ = ['KV_WINDOWS', 'STRIDE_FFN', 'window_stride', 'window_starts', 'window_pairs_loop', 'window_index', 'window_table',
-           'merge_windows', 'StrideAttention', 'JointStrideAttention', 'TemporalStrideAttention', 'window_dependency',
-           'attention_scores', 'attention_flops', 'full_attention_scores']
+__all__ = ['KV_WINDOWS', 'STRIDE_FFN', 'RECOMPUTE_WINDOWS_BYTES', 'window_stride', 'window_starts', 'window_pairs_loop',
+           'window_index', 'window_table', 'merge_windows', 'StrideAttention', 'JointStrideAttention',
+           'TemporalStrideAttention', 'window_dependency', 'attention_scores', 'attention_flops',
+           'full_attention_scores']
 
 # %% ../nbs/04_stride.ipynb #4bfcd130
 KV_WINDOWS = ('cyclic', 'span', 'paper')
@@ -129,6 +130,10 @@ def _mean_windows(values: torch.Tensor, weight: torch.Tensor | None) -> tuple[to
 
 # %% ../nbs/04_stride.ipynb #274fc2a1
 STRIDE_FFN = ('token', 'window')
+# Gathered windows (q, k, v of all windows) below this size are kept for the backward pass rather than gathered again there:
+# recomputing has a fixed cost (a second gather, the checkpoint's dispatch) that outweighs the memory it saves on small sets
+# (NTU shape, one joint module, 2 persons: 1.24x faster than full attention without recomputing, 1.01x with it).
+RECOMPUTE_WINDOWS_BYTES = 16 * 2**20
 _SDPA_OPS = {op for op in (getattr(torch.ops.aten, name, None) for name in (
     '_scaled_dot_product_flash_attention_for_cpu', '_scaled_dot_product_flash_attention',
     '_scaled_dot_product_efficient_attention', '_scaled_dot_product_cudnn_attention')) if op is not None}
@@ -175,11 +180,14 @@ class StrideAttention(nn.Module):
 
     def project(self, x: torch.Tensor): return self.block.project(x)     # LayerNorm and q, k, v: once per token
 
-    def attend_windows(self, build, tensors: tuple, mask: torch.Tensor | None, *, fused: bool = True) -> torch.Tensor:
+    def attend_windows(self, build, tensors: tuple, mask: torch.Tensor | None, *, fused: bool = True,
+                       gathered: int = 0,       # elements of the gathered q, k, v windows (all windows, batch included)
+                      ) -> torch.Tensor:
         "`attend(*build(*tensors), mask)`: attention over the windows that `build` gathers from the per-token `tensors`."
         attn = self.block.attn
         def region(*ts): return attn.attend(*build(*ts), mask, fused=fused)
-        if not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+        small = gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES
+        if small or not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
             return region(*tensors)
         # The gathered windows hold every token ~wnd/s times: keep the per-token q, k, v and the attention's outputs for the
         # backward pass, and gather the windows again there (copies: cheap), instead of keeping the window copies.
@@ -190,9 +198,10 @@ class StrideAttention(nn.Module):
         "`ffn='window'`: the literal block on every window copy: x + DropPath(proj(out)), then the FFN."
         return self.block.update(x, out, covered, projected=False)
 
-    def project_out(self, out: torch.Tensor) -> torch.Tensor:
-        "The output projection of the window outputs, before the merge: the mean of projections is the projection of the mean, and the projection then keeps the attention's own output for backward instead of a merged copy."
-        return self.block.attn.proj_drop(self.block.attn.proj(out))
+    def project_out(self, merged: torch.Tensor) -> torch.Tensor:
+        "The output projection, once per token after the merge, on the merge's own (contiguous) layout."
+        return self.block.attn.proj_drop(self.block.attn.proj(merged))
+
 
     def extra_repr(self) -> str: return 'full' if self.full else f"window={self.window}, stride={self.stride}, kv_windows={self.kv_windows!r}, ffn={self.ffn!r}"
 
@@ -245,17 +254,17 @@ class JointStrideAttention(StrideAttention):
             def side(x, m, idx): return rearrange(torch.cat([rearrange(_take(x, idx, 2), 'b t nw w d -> b nw (t w) d'),
                                                              repeat(m, 'b t k d -> b nw (t k) d', nw=nw)], dim=2), 'b nw n d -> (b nw) n d')
             return side(qp, qm, q_idx), side(kp, km, kv_idx), side(vp, vm, kv_idx)
-        out = self.attend_windows(build, (*self.project(pose), *self.project(modal)), mask, fused=fused)
+        out = self.attend_windows(build, (*self.project(pose), *self.project(modal)), mask, fused=fused,
+                                  gathered=3 * B * nw * T * (w + K) * D)
         out = rearrange(out, '(b nw) n d -> b nw n d', b=B)
-        if self.ffn == 'token': out = self.project_out(out)
         out_p = rearrange(out[:, :, :T * w], 'b nw (t w) d -> b nw w t d', t=T)
         out_m = rearrange(out[:, :, T * w:], 'b nw (t k) d -> b nw t k d', t=T)
         if self.ffn == 'token':
             merged, covered = merge_windows(out_p, q_idx, counts, weight)
             covered = None if covered is None else rearrange(covered, 'b r -> b 1 r')
-            p = self.block.update(pose, rearrange(merged, 'b r t d -> b t r d'), covered)
+            p = self.block.update(pose, rearrange(self.project_out(merged), 'b r t d -> b t r d'), covered)
             mo, mcov = _mean_windows(out_m, weight)
-            return p, self.block.update(modal, mo, None if mcov is None else rearrange(mcov, 'b -> b 1 1'))
+            return p, self.block.update(modal, self.project_out(mo), None if mcov is None else rearrange(mcov, 'b -> b 1 1'))
         y_p = self.update(rearrange(_take(pose, q_idx, 2), 'b t nw w d -> b nw w t d'), out_p)
         merged, covered = merge_windows(y_p, q_idx, counts, weight)
         p = rearrange(merged, 'b r t d -> b t r d')
@@ -324,12 +333,13 @@ class TemporalStrideAttention(StrideAttention):
         def build(*qkv):                                             # the windows: all tokens of `w` frames, groups side by side
             def side(ts, idx): return rearrange(torch.cat([_take(x, idx, 1) for x in ts], dim=3), 'b nw w n d -> (b nw) (w n) d')
             return side(qkv[0::3], q_idx), side(qkv[1::3], kv_idx), side(qkv[2::3], kv_idx)
-        out = self.attend_windows(build, tuple(t for x in groups for t in self.project(x)), mask, fused=fused)
+        out = self.attend_windows(build, tuple(t for x in groups for t in self.project(x)), mask, fused=fused,
+                                  gathered=3 * B * q_idx.numel() * sum(sizes) * groups[0].shape[3])
         out = rearrange(out, '(b nw) (w n) d -> b nw w n d', b=B, w=w)
         if self.ffn == 'token':
-            merged, covered = merge_windows(self.project_out(out), q_idx, counts, weight)
+            merged, covered = merge_windows(out, q_idx, counts, weight)
             covered = None if covered is None else covered[:, :, None]
-            outs = tuple(self.block.update(x, o, covered) for x, o in zip(groups, merged.split(sizes, dim=2)))
+            outs = tuple(self.block.update(x, o, covered) for x, o in zip(groups, self.project_out(merged).split(sizes, dim=2)))
         else:
             outs = []
             for x, o in zip(groups, out.split(sizes, dim=3)):

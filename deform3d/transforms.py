@@ -218,6 +218,7 @@ class ClipTransform:
                  *,
                  frame_size: tuple[int, int] | None = None,    # (H0, W0) of the keypoints; None: the frames' size
                  rng: np.random.Generator | None = None,
+                 flip: bool | None = None,                 # None: drawn (training) or none (testing); a bool forces it (test-time flip views)
                 ) -> dict[str, torch.Tensor]:              # video (3,T,S,S) (absent without frames), keypoints (M,T,V,2), scores (M,T,V)
         keypoints, scores = torch.as_tensor(keypoints).float(), torch.as_tensor(scores).float()
         M, Tk, V, _ = keypoints.shape
@@ -234,7 +235,8 @@ class ClipTransform:
         if V != layout.num_joints:
             raise ValueError(f"ClipTransform: {V} joints, but layout {layout.name!r} has {layout.num_joints}")
         keypoints = rescale_keypoints(keypoints, frame_size or (H, W), (H, W))
-        box, flip = self.params(H, W, rng)
+        box, drawn = self.params(H, W, rng)
+        flip = drawn if flip is None else bool(flip)
         out = (self.img_size, self.img_size)
         if flip: scores = scores[..., layout.flip_index]
         kp, sc = mask_absent(transform_keypoints(keypoints, box, out, flip, layout.flip_index), scores, out)
