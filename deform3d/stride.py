@@ -130,10 +130,7 @@ def _mean_windows(values: torch.Tensor, weight: torch.Tensor | None) -> tuple[to
 
 # %% ../nbs/04_stride.ipynb #274fc2a1
 STRIDE_FFN = ('token', 'window')
-# Gathered windows (q, k, v of all windows) below this size are kept for the backward pass rather than gathered again there:
-# recomputing has a fixed cost (a second gather, the checkpoint's dispatch) that outweighs the memory it saves on small sets
-# (NTU shape, one joint module, 2 persons: 1.24x faster than full attention without recomputing, 1.01x with it).
-RECOMPUTE_WINDOWS_BYTES = 16 * 2**20
+RECOMPUTE_WINDOWS_BYTES = 16 * 2**20   # smaller gathered q, k, v windows are kept for backward: recomputing costs more there
 _SDPA_OPS = {op for op in (getattr(torch.ops.aten, name, None) for name in (
     '_scaled_dot_product_flash_attention_for_cpu', '_scaled_dot_product_flash_attention',
     '_scaled_dot_product_efficient_attention', '_scaled_dot_product_cudnn_attention')) if op is not None}
@@ -180,17 +177,13 @@ class StrideAttention(nn.Module):
 
     def project(self, x: torch.Tensor): return self.block.project(x)     # LayerNorm and q, k, v: once per token
 
-    def attend_windows(self, build, tensors: tuple, mask: torch.Tensor | None, *, fused: bool = True,
-                       gathered: int = 0,       # elements of the gathered q, k, v windows (all windows, batch included)
-                      ) -> torch.Tensor:
-        "`attend(*build(*tensors), mask)`: attention over the windows that `build` gathers from the per-token `tensors`."
+    def attend_windows(self, build, tensors: tuple, mask: torch.Tensor | None, *, fused: bool = True, gathered: int = 0) -> torch.Tensor:
+        "`attend(*build(*tensors), mask)`: attention over the windows that `build` gathers from the per-token `tensors` (`gathered` elements)."
         attn = self.block.attn
         def region(*ts): return attn.attend(*build(*ts), mask, fused=fused)
-        small = gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES
-        if small or not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+        if gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES or not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
             return region(*tensors)
-        # The gathered windows hold every token ~wnd/s times: keep the per-token q, k, v and the attention's outputs for the
-        # backward pass, and gather the windows again there (copies: cheap), instead of keeping the window copies.
+        # Windows hold each token ~wnd/s times: keep per-token q, k, v and the attention's outputs, gather again in backward.
         ctx = partial(create_selective_checkpoint_contexts, _keep_attention_outputs)   # a partial, not a lambda: torch.compile traces it
         return checkpoint(region, *tensors, use_reentrant=False, context_fn=ctx)
 
@@ -198,8 +191,7 @@ class StrideAttention(nn.Module):
         "`ffn='window'`: the literal block on every window copy: x + DropPath(proj(out)), then the FFN."
         return self.block.update(x, out, covered, projected=False)
 
-    def project_out(self, merged: torch.Tensor) -> torch.Tensor:
-        "The output projection, once per token after the merge, on the merge's own (contiguous) layout."
+    def project_out(self, merged: torch.Tensor) -> torch.Tensor:   # the output projection once per token, after the merge
         return self.block.attn.proj_drop(self.block.attn.proj(merged))
 
 
@@ -254,8 +246,7 @@ class JointStrideAttention(StrideAttention):
             def side(x, m, idx): return rearrange(torch.cat([rearrange(_take(x, idx, 2), 'b t nw w d -> b nw (t w) d'),
                                                              repeat(m, 'b t k d -> b nw (t k) d', nw=nw)], dim=2), 'b nw n d -> (b nw) n d')
             return side(qp, qm, q_idx), side(kp, km, kv_idx), side(vp, vm, kv_idx)
-        out = self.attend_windows(build, (*self.project(pose), *self.project(modal)), mask, fused=fused,
-                                  gathered=3 * B * nw * T * (w + K) * D)
+        out = self.attend_windows(build, (*self.project(pose), *self.project(modal)), mask, fused=fused, gathered=3 * B * nw * T * (w + K) * D)
         out = rearrange(out, '(b nw) n d -> b nw n d', b=B)
         out_p = rearrange(out[:, :, :T * w], 'b nw (t w) d -> b nw w t d', t=T)
         out_m = rearrange(out[:, :, T * w:], 'b nw (t k) d -> b nw t k d', t=T)
@@ -333,8 +324,8 @@ class TemporalStrideAttention(StrideAttention):
         def build(*qkv):                                             # the windows: all tokens of `w` frames, groups side by side
             def side(ts, idx): return rearrange(torch.cat([_take(x, idx, 1) for x in ts], dim=3), 'b nw w n d -> (b nw) (w n) d')
             return side(qkv[0::3], q_idx), side(qkv[1::3], kv_idx), side(qkv[2::3], kv_idx)
-        out = self.attend_windows(build, tuple(t for x in groups for t in self.project(x)), mask, fused=fused,
-                                  gathered=3 * B * q_idx.numel() * sum(sizes) * groups[0].shape[3])
+        gathered = 3 * B * q_idx.numel() * sum(sizes) * groups[0].shape[3]      # elements of the q, k, v windows
+        out = self.attend_windows(build, tuple(t for x in groups for t in self.project(x)), mask, fused=fused, gathered=gathered)
         out = rearrange(out, '(b nw) (w n) d -> b nw w n d', b=B, w=w)
         if self.ffn == 'token':
             merged, covered = merge_windows(out, q_idx, counts, weight)
