@@ -10,9 +10,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
 
 # %% auto #0
-__all__ = ['Attention', 'DropPath', 'FeedForward', 'AttentionBlock']
+__all__ = ['Attention', 'DropPath', 'FeedForward', 'AttentionBlock', 'attention_scores', 'attention_flops',
+           'full_attention_scores']
 
 # %% ../nbs/00_layers.ipynb #624f091d
 class Attention(nn.Module):
@@ -137,3 +139,32 @@ class AttentionBlock(nn.Module):
         if covered is not None: out = out * covered.unsqueeze(-1)
         x = x + self.drop_path(out)
         return x + self.drop_path(self.ffn(self.norm2(x)))
+
+# %% ../nbs/00_layers.ipynb #4a5d5dd7
+def attention_scores(module: nn.Module, *inputs, **kwargs) -> int:
+    "Attention-score entries (heads x n_q x n_kv, summed over windows, batch and calls) of one forward of `module`."
+    head_dims = {m.head_dim for m in module.modules() if isinstance(m, Attention)}
+    if len(head_dims) != 1: raise ValueError(f"attention_scores: the Attention modules must share one head width, got {sorted(head_dims)}")
+    with torch.no_grad(): flops = attention_flops(module, *inputs, **kwargs)['attention']
+    return flops // (4 * head_dims.pop())
+
+def _sdpa_cpu_flop(q_shape, k_shape, v_shape, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(q_shape, k_shape, v_shape)
+def _sdpa_cpu_backward_flop(grad_shape, q_shape, k_shape, v_shape, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_backward_flop_count(grad_shape, q_shape, k_shape, v_shape)
+_CPU_SDPA = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flop,
+             torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_cpu_backward_flop}
+
+def attention_flops(module: nn.Module, *inputs, backward: bool = False, **kwargs) -> dict[str, int]:
+    "FLOPs of one forward (and backward of the output sum if `backward`): `{'attention': SDPA + bmm, 'total': all ops}`."
+    with FlopCounterMode(display=False, custom_mapping=_CPU_SDPA) as fc:
+        out = module(*inputs, **kwargs)
+        if backward: sum(o.float().sum() for o in (out if isinstance(out, tuple) else (out,))).backward()
+    counts = fc.get_flop_counts()['Global']
+    attn = sum(v for op, v in counts.items() if 'scaled_dot_product' in str(op) or str(op).endswith('bmm'))
+    return {'attention': int(attn), 'total': int(sum(counts.values()))}
+
+# %% ../nbs/00_layers.ipynb #1fad0bbf
+def full_attention_scores(block: AttentionBlock, tokens: torch.Tensor) -> int:
+    "Score entries of full attention (Eq. A2 / A5) of `block` over all tokens of each sample: `tokens` `(b t n d)` flattened to `(b (t n) d)`."
+    return attention_scores(block, rearrange(tokens, 'b t n d -> b (t n) d'))

@@ -12,14 +12,12 @@ import torch
 import torch.nn as nn
 from einops import rearrange, repeat
 from torch.utils.checkpoint import checkpoint, create_selective_checkpoint_contexts, CheckpointPolicy
-from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
-from .layers import Attention, AttentionBlock
+from .layers import AttentionBlock, attention_scores, attention_flops, full_attention_scores
 
 # %% auto #0
 __all__ = ['KV_WINDOWS', 'STRIDE_FFN', 'RECOMPUTE_WINDOWS_BYTES', 'window_stride', 'window_starts', 'window_pairs_loop',
-           'window_index', 'window_table', 'merge_windows', 'StrideAttention', 'JointStrideAttention',
-           'TemporalStrideAttention', 'window_dependency', 'attention_scores', 'attention_flops',
-           'full_attention_scores']
+           'window_index', 'window_table', 'joint_token_index', 'frame_token_index', 'merge_windows', 'StrideAttention',
+           'JointStrideAttention', 'TemporalStrideAttention', 'window_dependency']
 
 # %% ../nbs/04_stride.ipynb #4bfcd130
 KV_WINDOWS = ('cyclic', 'span', 'paper')
@@ -99,10 +97,33 @@ def window_table(length: int, window: int, *, stride: int | None = None, kv_wind
     return '\n'.join(rows)
 
 # %% ../nbs/04_stride.ipynb #83b1df2e
-def _take(x: torch.Tensor, idx: torch.Tensor, dim: int) -> torch.Tensor:
-    "`x` gathered along `dim` by a window table `idx (nw, w)`, which becomes two axes `(nw, w)` there; a view for one whole-axis window."
-    if tuple(idx.shape) == (1, x.shape[dim]): return x.unsqueeze(dim)       # window [0, L): full attention, no copy
-    return x.index_select(dim, idx.flatten()).unflatten(dim, tuple(idx.shape))
+def _with_counts(q: torch.Tensor, kv: torch.Tensor, total: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    if q.shape == (1, total): assert torch.equal(q[0], torch.arange(total)) and torch.equal(kv, q), "one whole window must be the identity"
+    return q.to(device), kv.to(device), torch.bincount(q.flatten(), minlength=total).to(device)
+
+@lru_cache(maxsize=128)
+def joint_token_index(frames: int, joints: int, modal: int, window: int, device: torch.device | str | None = None, *,
+                      stride: int | None = None, kv_windows: str = 'cyclic', groups: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "`window_index` over `joints` as rows of flat tokens `[pose (t r) || modal (t k)]`: each window's joints in every frame, then every modal token."
+    q, kv, _ = window_index(joints // groups, window, stride=stride, kv_windows=kv_windows, groups=groups)
+    frame = rearrange(torch.arange(frames) * joints, 't -> t 1 1')
+    mod = frames * joints + torch.arange(frames * modal)
+    def rows(idx): return torch.cat([rearrange(frame + idx, 't nw w -> nw (t w)'), repeat(mod, 'n -> nw n', nw=idx.shape[0])], dim=1)
+    return _with_counts(rows(q), rows(kv), frames * (joints + modal), device)
+
+@lru_cache(maxsize=128)
+def frame_token_index(frames: int, tokens: int, window: int, device: torch.device | str | None = None, *,
+                      stride: int | None = None, kv_windows: str = 'cyclic') -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "`window_index` over `frames` as rows of flat tokens `(t n)`: every token of each window's frames."
+    q, kv, _ = window_index(frames, window, stride=stride, kv_windows=kv_windows)
+    def rows(idx): return rearrange(idx[:, :, None] * tokens + torch.arange(tokens), 'nw w n -> nw (w n)')
+    return _with_counts(rows(q), rows(kv), frames * tokens, device)
+
+def _gather(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    "`x (b, L, ...)` gathered by a table `idx (nw, n)` into `((b nw), n, ...)`: one `index_select`; a view for one whole window."
+    B, L = x.shape[:2]
+    if tuple(idx.shape) == (1, L): return x                  # the identity (`_with_counts`): full attention, no copy
+    return x.index_select(1, idx.flatten()).view(B * idx.shape[0], idx.shape[1], *x.shape[2:])
 
 def merge_windows(values: torch.Tensor,              # (B, nw, w, ...) one output per window and token
                   idx: torch.Tensor,                 # (nw, w) the token of each output
@@ -121,12 +142,6 @@ def merge_windows(values: torch.Tensor,              # (B, nw, w, ...) one outpu
     total = v.new_zeros(B, L, *rest).index_add_(1, flat, v * wt.view(B, nw * w, *one))
     den = wt.new_zeros(B, L).index_add_(1, flat, wt)
     return total / den.clamp(min=1).view(B, L, *one), den > 0
-
-def _mean_windows(values: torch.Tensor, weight: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    "`values (B, nw, ...)` averaged over the (counting) windows: the modal tokens, which every window holds."
-    if weight is None: return values.mean(1), None
-    wt = weight.to(values.dtype).view(*weight.shape, *(1,) * (values.ndim - 2))
-    return (values * wt).sum(1) / wt.sum(1).clamp(min=1), weight.any(1)
 
 # %% ../nbs/04_stride.ipynb #274fc2a1
 STRIDE_FFN = ('token', 'window')
@@ -177,22 +192,42 @@ class StrideAttention(nn.Module):
 
     def project(self, x: torch.Tensor): return self.block.project(x)     # LayerNorm and q, k, v: once per token
 
-    def attend_windows(self, build, tensors: tuple, mask: torch.Tensor | None, *, fused: bool = True, gathered: int = 0) -> torch.Tensor:
-        "`attend(*build(*tensors), mask)`: attention over the windows that `build` gathers from the per-token `tensors` (`gathered` elements)."
+    def attend_windows(self, build, tensors: tuple, mask: torch.Tensor | None, *, fused: bool = True, gathered: int = 0, finish=None):
+        "`finish(attend(*build(*tensors), mask))`: attention over the windows that `build` gathers from the per-token `tensors` (`gathered` elements)."
         attn = self.block.attn
-        def region(*ts): return attn.attend(*build(*ts), mask, fused=fused)
+        def region(*ts):
+            out = attn.attend(*build(*ts), mask, fused=fused)
+            return out if finish is None else finish(out)
         if gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES or not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
             return region(*tensors)
         # Windows hold each token ~wnd/s times: keep per-token q, k, v and the attention's outputs, gather again in backward.
         ctx = partial(create_selective_checkpoint_contexts, _keep_attention_outputs)   # a partial, not a lambda: torch.compile traces it
         return checkpoint(region, *tensors, use_reentrant=False, context_fn=ctx)
 
-    def update(self, x: torch.Tensor, out: torch.Tensor, covered: torch.Tensor | None = None) -> torch.Tensor:
-        "`ffn='window'`: the literal block on every window copy: x + DropPath(proj(out)), then the FFN."
-        return self.block.update(x, out, covered, projected=False)
-
-    def project_out(self, merged: torch.Tensor) -> torch.Tensor:   # the output projection once per token, after the merge
-        return self.block.attn.proj_drop(self.block.attn.proj(merged))
+    def attend_tokens(self,
+                      x: torch.Tensor,                          # (b L d) every token the module sees, flat
+                      q_idx: torch.Tensor, kv_idx: torch.Tensor, counts: torch.Tensor,   # the flat tables (`*_token_index`)
+                      key_mask: torch.Tensor | None = None,     # (b L) bool: tokens that may be keys; None: all
+                      *, counting: int | None = None,           # a window counts if one of its first `counting` keys is present
+                      fused: bool = True) -> torch.Tensor:      # (b L d)
+        "LN, q, k, v once per token; all windows in one attention call; the merge; then W_o and the FFN once per token (`ffn='token'`) or the block on every window copy before the merge."
+        B, L, D = x.shape
+        mask = weight = None
+        if key_mask is not None:
+            mask = _gather(key_mask, kv_idx)                                               # ((b nw) n_kv)
+            weight = rearrange(mask[:, :counting], '(b nw) n -> b nw n', b=B).any(-1)      # windows with a present key
+        def build(q, k, v): return _gather(q, q_idx), _gather(k, kv_idx), _gather(v, kv_idx)
+        def finish(out):                  # in the recomputed region: the merged outputs are not kept for the backward pass
+            out = rearrange(out, '(b nw) n d -> b nw n d', b=B)
+            if self.ffn == 'window': return out, None
+            merged, covered = merge_windows(out, q_idx, counts, weight)
+            return self.block.attn.proj_drop(self.block.attn.proj(merged)), covered          # W_o once per token
+        gathered = B * q_idx.shape[0] * (q_idx.shape[1] + 2 * kv_idx.shape[1]) * D
+        out, covered = self.attend_windows(build, self.project(x), mask, fused=fused, gathered=gathered, finish=finish)
+        if self.ffn == 'token': return self.block.update(x, out, covered)
+        copies = self.block.update(rearrange(_gather(x, q_idx), '(b nw) n d -> b nw n d', b=B), out, projected=False)
+        merged, covered = merge_windows(copies, q_idx, counts, weight)     # the literal block on every window copy, then the mean
+        return merged if covered is None else torch.where(covered[..., None], merged, x)
 
 
     def extra_repr(self) -> str: return 'full' if self.full else f"window={self.window}, stride={self.stride}, kv_windows={self.kv_windows!r}, ffn={self.ffn!r}"
@@ -224,6 +259,12 @@ class JointStrideAttention(StrideAttention):
         "`(q_idx, kv_idx, counts)` over the R = M V pose tokens: restarting at each person (`per_person`) or over the whole series."
         return self.windows(R // persons, device, groups=persons) if self.per_person else self.windows(R, device)
 
+    def token_windows(self, T: int, R: int, K: int, persons: int = 1, device=None):
+        "`(q_idx, kv_idx, counts)` over the flat tokens `[pose (t r) || modal (t k)]` (`joint_token_index`; one window if `full`)."
+        if self.full: return joint_token_index(T, R, K, R, device)
+        return joint_token_index(T, R, K, self.window, device, stride=self.stride, kv_windows=self.kv_windows,
+                                 groups=persons if self.per_person else 1)
+
     def forward(self,
                 pose: torch.Tensor,                     # (b t r d) joint tokens of all persons, r = m V + v
                 modal: torch.Tensor | None = None,      # (b t k d) modal tokens [M_pose || M'_CLS]; None: K = 0
@@ -235,34 +276,11 @@ class JointStrideAttention(StrideAttention):
         modal, present = self._inputs(pose, modal, present, persons)
         B, T, R, D = pose.shape
         K = modal.shape[2]
-        q_idx, kv_idx, counts = self.joint_windows(R, persons, pose.device)
-        nw, w = q_idx.shape
-        mask = weight = None
-        if present is not None:
-            pk = rearrange(_take(present, kv_idx, 2), 'b t nw w -> b nw (t w)')
-            weight = pk.any(-1)                                     # windows with a present joint among their keys
-            mask = rearrange(torch.cat([pk, pk.new_ones(B, nw, T * K)], dim=2), 'b nw n -> (b nw) n')
-        def build(qp, kp, vp, qm, km, vm):                           # the windows: [pose of the window (t w) || modal (t k)]
-            def side(x, m, idx): return rearrange(torch.cat([rearrange(_take(x, idx, 2), 'b t nw w d -> b nw (t w) d'),
-                                                             repeat(m, 'b t k d -> b nw (t k) d', nw=nw)], dim=2), 'b nw n d -> (b nw) n d')
-            return side(qp, qm, q_idx), side(kp, km, kv_idx), side(vp, vm, kv_idx)
-        out = self.attend_windows(build, (*self.project(pose), *self.project(modal)), mask, fused=fused, gathered=3 * B * nw * T * (w + K) * D)
-        out = rearrange(out, '(b nw) n d -> b nw n d', b=B)
-        out_p = rearrange(out[:, :, :T * w], 'b nw (t w) d -> b nw w t d', t=T)
-        out_m = rearrange(out[:, :, T * w:], 'b nw (t k) d -> b nw t k d', t=T)
-        if self.ffn == 'token':
-            merged, covered = merge_windows(out_p, q_idx, counts, weight)
-            covered = None if covered is None else rearrange(covered, 'b r -> b 1 r')
-            p = self.block.update(pose, rearrange(self.project_out(merged), 'b r t d -> b t r d'), covered)
-            mo, mcov = _mean_windows(out_m, weight)
-            return p, self.block.update(modal, self.project_out(mo), None if mcov is None else rearrange(mcov, 'b -> b 1 1'))
-        y_p = self.update(rearrange(_take(pose, q_idx, 2), 'b t nw w d -> b nw w t d'), out_p)
-        merged, covered = merge_windows(y_p, q_idx, counts, weight)
-        p = rearrange(merged, 'b r t d -> b t r d')
-        mo, mcov = _mean_windows(self.update(modal[:, None], out_m), weight)
-        if covered is None: return p, mo
-        return (torch.where(rearrange(covered, 'b r -> b 1 r 1'), p, pose),
-                torch.where(rearrange(mcov, 'b -> b 1 1 1'), mo, modal))
+        q_idx, kv_idx, counts = self.token_windows(T, R, K, persons, pose.device)
+        key_mask = None if present is None else torch.cat([rearrange(present, 'b t r -> b (t r)'), present.new_ones(B, T * K)], dim=1)
+        x = torch.cat([rearrange(pose, 'b t r d -> b (t r) d'), rearrange(modal, 'b t k d -> b (t k) d')], dim=1)
+        out = self.attend_tokens(x, q_idx, kv_idx, counts, key_mask, counting=kv_idx.shape[1] - T * K, fused=fused)   # joints decide
+        return rearrange(out[:, :T * R], 'b (t r) d -> b t r d', t=T), rearrange(out[:, T * R:], 'b (t k) d -> b t k d', t=T)
 
     def loop_reference(self, pose: torch.Tensor, modal: torch.Tensor | None = None, *,
                        present: torch.Tensor | None = None, persons: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -307,36 +325,23 @@ class TemporalStrideAttention(StrideAttention):
         if all(m is None for m in key_masks): return None
         return torch.cat([x.new_ones(x.shape[:3], dtype=torch.bool) if m is None else m for x, m in zip(groups, key_masks)], dim=2)
 
+    def token_windows(self, T: int, N: int, device=None):
+        "`(q_idx, kv_idx, counts)` over the flat tokens `(t n)` (`frame_token_index`; one window if `full`)."
+        if self.full: return frame_token_index(T, N, T, device)
+        return frame_token_index(T, N, self.window, device, stride=self.stride, kv_windows=self.kv_windows)
+
     def forward(self,
                 *groups: torch.Tensor,                 # (b t n_i d) each: e.g. Z as (b t (h w) d), P, the modal tokens
                 key_masks: tuple[torch.Tensor | None, ...] | None = None,   # (b t n_i) bool per group; None: all keys
                 fused: bool = True,
                ) -> torch.Tensor | tuple[torch.Tensor, ...]:
         key_mask = self._inputs(groups, key_masks)
-        B, T = groups[0].shape[:2]
-        sizes = [x.shape[2] for x in groups]
-        q_idx, kv_idx, counts = self.windows(T, groups[0].device)
-        w = q_idx.shape[1]
-        mask = weight = None
-        if key_mask is not None:
-            km = _take(key_mask, kv_idx, 1)
-            weight, mask = km.flatten(2).any(-1), rearrange(km, 'b nw w n -> (b nw) (w n)')
-        def build(*qkv):                                             # the windows: all tokens of `w` frames, groups side by side
-            def side(ts, idx): return rearrange(torch.cat([_take(x, idx, 1) for x in ts], dim=3), 'b nw w n d -> (b nw) (w n) d')
-            return side(qkv[0::3], q_idx), side(qkv[1::3], kv_idx), side(qkv[2::3], kv_idx)
-        gathered = 3 * B * q_idx.numel() * sum(sizes) * groups[0].shape[3]      # elements of the q, k, v windows
-        out = self.attend_windows(build, tuple(t for x in groups for t in self.project(x)), mask, fused=fused, gathered=gathered)
-        out = rearrange(out, '(b nw) (w n) d -> b nw w n d', b=B, w=w)
-        if self.ffn == 'token':
-            merged, covered = merge_windows(out, q_idx, counts, weight)
-            covered = None if covered is None else covered[:, :, None]
-            outs = tuple(self.block.update(x, o, covered) for x, o in zip(groups, self.project_out(merged).split(sizes, dim=2)))
-        else:
-            outs = []
-            for x, o in zip(groups, out.split(sizes, dim=3)):
-                merged, covered = merge_windows(self.update(_take(x, q_idx, 1), o), q_idx, counts, weight)
-                outs.append(merged if covered is None else torch.where(covered[:, :, None, None], merged, x))
-            outs = tuple(outs)
+        T = groups[0].shape[1]
+        x = groups[0] if len(groups) == 1 else torch.cat(groups, dim=2)            # (b t n d), n = sum of n_i
+        q_idx, kv_idx, counts = self.token_windows(T, x.shape[2], x.device)
+        out = self.attend_tokens(rearrange(x, 'b t n d -> b (t n) d'), q_idx, kv_idx, counts,
+                                 None if key_mask is None else rearrange(key_mask, 'b t n -> b (t n)'), fused=fused)
+        outs = rearrange(out, 'b (t n) d -> b t n d', t=T).split([g.shape[2] for g in groups], dim=2)
         return outs[0] if len(outs) == 1 else outs
 
     def loop_reference(self, *groups: torch.Tensor, key_masks=None) -> torch.Tensor | tuple[torch.Tensor, ...]:
@@ -369,32 +374,3 @@ def window_dependency(length: int, window: int, *, stride: int | None = None, kv
     q_hot = torch.zeros(len(q_idx), length).scatter_(1, q_idx, 1.)      # (nw L) membership of the query windows
     kv_hot = torch.zeros(len(kv_idx), length).scatter_(1, kv_idx, 1.)
     return (q_hot.T @ kv_hot > 0) | torch.eye(length, dtype=torch.bool)
-
-# %% ../nbs/04_stride.ipynb #4a5d5dd7
-def attention_scores(module: nn.Module, *inputs, **kwargs) -> int:
-    "Attention-score entries (heads x n_q x n_kv, summed over windows, batch and calls) of one forward of `module`."
-    head_dims = {m.head_dim for m in module.modules() if isinstance(m, Attention)}
-    if len(head_dims) != 1: raise ValueError(f"attention_scores: the Attention modules must share one head width, got {sorted(head_dims)}")
-    with torch.no_grad(): flops = attention_flops(module, *inputs, **kwargs)['attention']
-    return flops // (4 * head_dims.pop())
-
-def _sdpa_cpu_flop(q_shape, k_shape, v_shape, *args, out_shape=None, **kwargs) -> int:
-    return sdpa_flop_count(q_shape, k_shape, v_shape)
-def _sdpa_cpu_backward_flop(grad_shape, q_shape, k_shape, v_shape, *args, out_shape=None, **kwargs) -> int:
-    return sdpa_backward_flop_count(grad_shape, q_shape, k_shape, v_shape)
-_CPU_SDPA = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flop,
-             torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_cpu_backward_flop}
-
-def attention_flops(module: nn.Module, *inputs, backward: bool = False, **kwargs) -> dict[str, int]:
-    "FLOPs of one forward (and backward of the output sum if `backward`): `{'attention': SDPA + bmm, 'total': all ops}`."
-    with FlopCounterMode(display=False, custom_mapping=_CPU_SDPA) as fc:
-        out = module(*inputs, **kwargs)
-        if backward: sum(o.float().sum() for o in (out if isinstance(out, tuple) else (out,))).backward()
-    counts = fc.get_flop_counts()['Global']
-    attn = sum(v for op, v in counts.items() if 'scaled_dot_product' in str(op) or str(op).endswith('bmm'))
-    return {'attention': int(attn), 'total': int(sum(counts.values()))}
-
-# %% ../nbs/04_stride.ipynb #1fad0bbf
-def full_attention_scores(block: AttentionBlock, tokens: torch.Tensor) -> int:
-    "Score entries of full attention (Eq. A2 / A5) of `block` over all tokens of each sample: `tokens` `(b t n d)` flattened to `(b (t n) d)`."
-    return attention_scores(block, rearrange(tokens, 'b t n d -> b (t n) d'))
