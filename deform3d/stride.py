@@ -119,11 +119,15 @@ def frame_token_index(frames: int, tokens: int, window: int, device: torch.devic
     def rows(idx): return rearrange(idx[:, :, None] * tokens + torch.arange(tokens), 'nw w n -> nw (w n)')
     return _with_counts(rows(q), rows(kv), frames * tokens, device)
 
+def _rows(idx: torch.Tensor, B: int, L: int) -> torch.Tensor:
+    "The table `idx` as rows of `(b L)`: indexing dim 0 (its backward, `index_add`, runs 2.4x faster on dim 0 than on dim 1)."
+    return idx.flatten() if B == 1 else (torch.arange(B, device=idx.device)[:, None] * L + idx.flatten()).flatten()
+
 def _gather(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     "`x (b, L, ...)` gathered by a table `idx (nw, n)` into `((b nw), n, ...)`: one `index_select`; a view for one whole window."
     B, L = x.shape[:2]
     if tuple(idx.shape) == (1, L): return x                  # the identity (`_with_counts`): full attention, no copy
-    return x.index_select(1, idx.flatten()).view(B * idx.shape[0], idx.shape[1], *x.shape[2:])
+    return x.flatten(0, 1).index_select(0, _rows(idx, B, L)).view(B * idx.shape[0], idx.shape[1], *x.shape[2:])
 
 def merge_windows(values: torch.Tensor,              # (B, nw, w, ...) one output per window and token
                   idx: torch.Tensor,                 # (nw, w) the token of each output
@@ -134,13 +138,13 @@ def merge_windows(values: torch.Tensor,              # (B, nw, w, ...) one outpu
     B, nw, w, *rest = values.shape
     L, one = counts.shape[0], (1,) * len(rest)
     if tuple(idx.shape) == (1, L) and weight is None: return values[:, 0], None
-    flat, v = idx.flatten(), values.flatten(1, 2)
+    flat, v = _rows(idx, B, L), values.reshape(B * nw * w, *rest)
     if weight is None:
-        total = v.new_zeros(B, L, *rest).index_add_(1, flat, v)
+        total = v.new_zeros(B * L, *rest).index_add_(0, flat, v).view(B, L, *rest)
         return total / counts.to(v.dtype).view(L, *one), None
-    wt = repeat(weight.to(v.dtype), 'b nw -> b (nw w)', w=w)
-    total = v.new_zeros(B, L, *rest).index_add_(1, flat, v * wt.view(B, nw * w, *one))
-    den = wt.new_zeros(B, L).index_add_(1, flat, wt)
+    wt = repeat(weight.to(v.dtype), 'b nw -> (b nw w)', w=w)
+    total = v.new_zeros(B * L, *rest).index_add_(0, flat, v * wt.view(-1, *one)).view(B, L, *rest)
+    den = wt.new_zeros(B * L).index_add_(0, flat, wt).view(B, L)
     return total / den.clamp(min=1).view(B, L, *one), den > 0
 
 # %% ../nbs/04_stride.ipynb #274fc2a1
