@@ -196,12 +196,10 @@ class StrideAttention(nn.Module):
 
     def project(self, x: torch.Tensor): return self.block.project(x)     # LayerNorm and q, k, v: once per token
 
-    def attend_windows(self, build, tensors: tuple, mask: torch.Tensor | None, *, fused: bool = True, gathered: int = 0, finish=None):
+    def attend_windows(self, build, finish, tensors: tuple, mask: torch.Tensor | None, *, fused: bool = True, gathered: int = 0):
         "`finish(attend(*build(*tensors), mask))`: attention over the windows that `build` gathers from the per-token `tensors` (`gathered` elements)."
         attn = self.block.attn
-        def region(*ts):
-            out = attn.attend(*build(*ts), mask, fused=fused)
-            return out if finish is None else finish(out)
+        def region(*ts): return finish(attn.attend(*build(*ts), mask, fused=fused))
         if gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES or not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
             return region(*tensors)
         # Windows hold each token ~wnd/s times: keep per-token q, k, v and the attention's outputs, gather again in backward.
@@ -227,7 +225,7 @@ class StrideAttention(nn.Module):
             merged, covered = merge_windows(out, q_idx, counts, weight)
             return self.block.attn.proj_drop(self.block.attn.proj(merged)), covered          # W_o once per token
         gathered = B * q_idx.shape[0] * (q_idx.shape[1] + 2 * kv_idx.shape[1]) * D
-        out, covered = self.attend_windows(build, self.project(x), mask, fused=fused, gathered=gathered, finish=finish)
+        out, covered = self.attend_windows(build, finish, self.project(x), mask, fused=fused, gathered=gathered)
         if self.ffn == 'token': return self.block.update(x, out, covered)
         copies = self.block.update(rearrange(_gather(x, q_idx), '(b nw) n d -> b nw n d', b=B), out, projected=False)
         merged, covered = merge_windows(copies, q_idx, counts, weight)     # the literal block on every window copy, then the mean
