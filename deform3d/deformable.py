@@ -167,9 +167,11 @@ class DeformableAttention3D(nn.Module):
         B, T, h, w, D = z.shape
         K, blk = modal.shape[2], self.block
         zf, m = rearrange(z, 'b t h w d -> b (t h w) d'), rearrange(modal, 'b t k d -> b (t k) d')
-        (qz, kz, vz), (qm, km, vm) = blk.project(zf), blk.project(m)
-        if self.search is not None:                                                # Eq. 3, 5: keys from the searched tokens
-            _, kz, vz = blk.project(self.search(rearrange(z, 'b t h w d -> b d t h w')))
+        search = self.search is not None
+        (qz, kz, vz), (qm, km, vm) = blk.project(zf, keys=not search), blk.project(m)
+        if search:       # Eq. 3, 5: keys from the searched tokens. The search reads zf (a view of z, or its copy where z is a
+            # slice of a larger tensor), which LayerNorm keeps for backward anyway: sampling from z would keep that tensor too
+            _, kz, vz = blk.project(self.search(rearrange(zf, 'b (t h w) d -> b d t h w', t=T, h=h, w=w)), queries=False)
         out = blk.attn.attend(torch.cat([qz, qm], 1), torch.cat([kz, km], 1), torch.cat([vz, vm], 1), fused=fused)   # Eq. 6
         out_z, out_m = out.split([T * h * w, T * K], dim=1)
         z_out, m_out = blk.update(zf, out_z, projected=False), blk.update(m, out_m, projected=False)   # Eq. 6, 7

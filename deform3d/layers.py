@@ -13,10 +13,16 @@ from einops import rearrange
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
 
 # %% auto #0
-__all__ = ['Attention', 'DropPath', 'FeedForward', 'AttentionBlock', 'attention_scores', 'attention_flops',
-           'full_attention_scores']
+__all__ = ['EXPLICIT_MAX_KEYS', 'use_sdpa', 'Attention', 'DropPath', 'FeedForward', 'AttentionBlock', 'attention_scores',
+           'attention_flops', 'full_attention_scores']
 
 # %% ../nbs/00_layers.ipynb #624f091d
+EXPLICIT_MAX_KEYS = 256   # on the CPU, the fused path writes the softmax out up to this many keys (measured below)
+
+def use_sdpa(q: torch.Tensor, k: torch.Tensor) -> bool:
+    "Whether the fused path calls `F.scaled_dot_product_attention`: always off the CPU; on the CPU above `EXPLICIT_MAX_KEYS` keys."
+    return q.device.type != 'cpu' or k.shape[-2] > EXPLICIT_MAX_KEYS
+
 class Attention(nn.Module):
     "Multi-head attention of a query set `(... n_q d)` over a key/value set `(... n_kv d)`, with an optional key mask."
     def __init__(self,
@@ -60,14 +66,14 @@ class Attention(nn.Module):
                key_mask: torch.Tensor | None = None,  # (b n_kv) bool, True = a key to attend to
                *, fused: bool = True,
               ) -> torch.Tensor:                   # (b n_q d), heads merged, before the output projection
-        "The attention itself on projected tokens: split heads, SDPA (or `reference`) with the key mask, merge heads."
+        "The attention itself on projected tokens: split heads, SDPA (`use_sdpa`, else `reference`) with the key mask, merge heads."
         q, k, v = (rearrange(t, 'b n (h e) -> b h n e', h=self.num_heads) for t in (q, k, v))   # views, no copies
         has_key = None
         if key_mask is not None:
             has_key = key_mask.any(-1)                                         # (b,) a set without any key ...
             key_mask = rearrange(key_mask | ~has_key[:, None], 'b n -> b 1 1 n')  # ... attends to all (finite) ...
         p = self.attn_drop if self.training else 0.
-        if fused and not self.keep_attention: out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
+        if fused and not self.keep_attention and use_sdpa(q, k): out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
         else: out = self.reference(q, k, v, key_mask, p)
         out = rearrange(out, 'b h n e -> b n (h e)')
         if has_key is not None and (has_key.is_meta or not has_key.all()): out = out * rearrange(has_key, 'b -> b 1 1')   # ... gives 0
@@ -122,11 +128,11 @@ class AttentionBlock(nn.Module):
         return self.update(x_q, self.attn(q, kv, key_mask=key_mask, fused=fused))
 
     # The two halves of `forward`, for modules that attend over gathered token sets (`deform3d.stride`, `deform3d.deformable`):
-    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        "LayerNorm, then the q, k, v projections of every token of `x` `(... n d)`."
+    def project(self, x: torch.Tensor, *, queries: bool = True, keys: bool = True) -> tuple[torch.Tensor | None, ...]:
+        "LayerNorm, then the q (`queries`) and k, v (`keys`) projections of every token of `x` `(... n d)`; None where not asked."
         xn = self.norm1(x)
-        k, v = self.attn.kv(xn).chunk(2, dim=-1)
-        return self.attn.q(xn), k, v
+        k, v = self.attn.kv(xn).chunk(2, dim=-1) if keys else (None, None)
+        return (self.attn.q(xn) if queries else None), k, v
 
     def update(self,
                x: torch.Tensor,                        # (... n d) the residual stream

@@ -273,7 +273,7 @@ class JointStrideAttention(StrideAttention):
                 *,
                 present: torch.Tensor | None = None,    # (b t r) bool key mask; None: every joint present
                 persons: int = 1,                       # M; the windows restart every r / M tokens if `per_person`
-                fused: bool = True,                     # SDPA (True) or the explicit softmax of `Attention.reference`
+                fused: bool = True,                     # `Attention.attend`'s fused path (True) or `Attention.reference`
                ) -> tuple[torch.Tensor, torch.Tensor]:  # pose (b t r d), modal (b t k d)
         modal, present = self._inputs(pose, modal, present, persons)
         B, T, R, D = pose.shape
