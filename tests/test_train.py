@@ -92,7 +92,10 @@ def test_torchrun_two_processes_match_one(synth, tmp_path):
     # differences of 5e-6 to 1.4e-4 with decay on the embeddings, 2e-5 to 7e-5 without; the first epoch: below 1e-7)
     torch.testing.assert_close(torch.tensor(l2['train_loss'].values[:1]), torch.tensor(l1['train_loss'].values[:1]), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(torch.tensor(l2['train_loss'].values), torch.tensor(l1['train_loss'].values), rtol=1e-3, atol=1e-6)
-    torch.testing.assert_close(torch.tensor(l2['train_acc'].values), torch.tensor(l1['train_acc'].values))
+    # accuracy counts argmaxes: the first epoch's agree exactly; later, weights that agree to 1e-3 may flip a prediction whose
+    # two top logits are that close (CI measured one of 28 training clips flipped in the second epoch), so one clip is allowed
+    assert l2['train_acc'].values[0] == l1['train_acc'].values[0]
+    assert (abs(l2['train_acc'].values - l1['train_acc'].values) <= 1 / 28 + 1e-9).all()
     # BatchNorm running statistics average the activations of every step, so those weight differences shift them by a few
     # 1e-3 (measured: 3.4e-3 on a variance of 1.6): they are compared at 1e-2
     for k, v in c1['model'].items():
@@ -100,7 +103,7 @@ def test_torchrun_two_processes_match_one(synth, tmp_path):
         torch.testing.assert_close(c2['model'][k], v, rtol=tol, atol=tol, msg=k)
     moved = max((c1['model'][k] - c0).abs().max().item() for k, c0 in init.items())
     assert moved > 5e-3                                     # the weights moved well beyond the tolerance
-    assert abs(m1['loss'] - m2['loss']) < 1e-3 and m1['top1'] == m2['top1']
+    assert abs(m1['loss'] - m2['loss']) < 1e-3 and abs(m1['top1'] - m2['top1']) <= 1 / 10 + 1e-9   # one of 10 test clips at most
     assert len(pd.read_csv(two / 'predictions.csv')) == 10
 
 
