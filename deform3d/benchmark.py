@@ -19,7 +19,8 @@ from .complexity import saved_bytes
 
 # %% auto #0
 __all__ = ['LIVE_MMAP_THRESHOLD', 'clip_inputs', 'train_step', 'interleaved', 'speedup', 'peak_rss', 'model_flops',
-           'fit_exponent', 'growth', 'model_steps', 'module_steps', 'run_benchmarks', 'plot_growth']
+           'fit_exponent', 'growth', 'model_steps', 'module_steps', 'op_kind', 'op_times', 'run_benchmarks',
+           'plot_growth']
 
 # %% ../nbs/07_benchmark.ipynb #eb4669f9
 def clip_inputs(cfg: ModelConfig, batch: int = 1, persons: int | None = None, frames: int | None = None, seed: int = 0):
@@ -147,7 +148,30 @@ def module_steps(kind: str,                  # 'joint' | 'temporal'
         steps[name] = step
     return steps
 
-# %% ../nbs/07_benchmark.ipynb #b015e236
+# %% ../nbs/07_benchmark.ipynb #a129b0df
+_OP_KINDS = (('convolution', ('convolution', 'conv_depthwise', 'slow_conv')),
+             ('attention', ('scaled_dot_product', 'bmm', 'softmax', 'grid_sampler')),
+             ('matmul', ('addmm', 'aten::mm', 'linear')),
+             ('normalisation', ('batch_norm', 'layer_norm')),
+             ('data movement', ('copy_', 'to_copy', 'index', 'cat', 'scatter', 'gather', 'fill_', 'zero_', 'clone', 'contiguous')))
+
+def op_kind(op: str) -> str:
+    "The kind of work of an ATen operation name, e.g. `aten::mm` -> 'matmul'; 'elementwise' for anything not listed."
+    return next((kind for kind, keys in _OP_KINDS if any(k in op for k in keys)), 'elementwise')
+
+def op_times(steps: dict, warmup: int = 1) -> pd.DataFrame:
+    "Self time (ms) of each ATen operation in one profiled call of each of `steps` after `warmup` calls: ops as rows, steps as columns, plus `kind`."
+    from torch.profiler import profile, ProfilerActivity
+    for _ in range(warmup):
+        for fn in steps.values(): fn()
+    cols = {}
+    for name, fn in steps.items():
+        with profile(activities=[ProfilerActivity.CPU]) as prof: fn()
+        cols[name] = {e.key: e.self_cpu_time_total / 1e3 for e in prof.key_averages() if e.key.startswith('aten::')}
+    df = pd.DataFrame(cols).fillna(0.).rename_axis('op').sort_values(list(steps)[0], ascending=False)
+    return df.assign(kind=[op_kind(op) for op in df.index])
+
+# %% ../nbs/07_benchmark.ipynb #ea08664e
 def _summary_row(target: str, measured: float, goal: float) -> dict:
     return dict(target=target, measured=round(measured, 3), goal=goal, met=bool(measured >= goal))
 
@@ -166,20 +190,23 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
     rows = [_summary_row('whole model: paper vs full, fwd+bwd CPU time', speedup(times, 'full', 'paper'), 1.5)]
     rows.append(_summary_row(f'whole model: heads={base.num_heads} vs heads={heads_alt.num_heads} (paper scope)',
                              speedup(times, f'paper heads={heads_alt.num_heads}', 'paper'), 1.0))
-    mem = []
-    for name in ('paper', 'full'):
-        cfg = cfgs[name]
+    runs = 1 if quick else 3                                  # fresh processes per config and allocator, interleaved; medians
+    peaks = [dict(name=name, **peak_rss(cfgs[name]), live_step_bytes=peak_rss(cfgs[name], mmap_threshold=LIVE_MMAP_THRESHOLD)['step_bytes'])
+             for _ in range(runs) for name in ('paper', 'full')]
+    mem = pd.DataFrame(peaks).groupby('name', sort=False).median().astype('int64').assign(runs=runs)
+    def saved(cfg):
         torch.manual_seed(0)
         model, inputs = Deformer3D(cfg), clip_inputs(cfg)
-        mem.append(dict(name=name, saved_bytes=saved_bytes(lambda: model(*inputs)), **peak_rss(cfg),
-                        live_step_bytes=peak_rss(cfg, mmap_threshold=LIVE_MMAP_THRESHOLD)['step_bytes']))
-    mem = pd.DataFrame(mem).set_index('name')
+        return saved_bytes(lambda: model(*inputs))
+    mem.insert(0, 'saved_bytes', [saved(cfgs[name]) for name in mem.index])
     rows.append(_summary_row('whole model: peak step memory, full / paper', mem.step_bytes['full'] / mem.step_bytes['paper'], 1.0))
     rows.append(_summary_row('whole model: peak step memory, full / paper (64 KiB mmap threshold: live tensors)',
                              mem.live_step_bytes['full'] / mem.live_step_bytes['paper'], 1.0))
     log("bf16 autocast against float32 (112x112: a bf16 step is slow on CPUs without native bf16)")
     small_clip = base if quick else replace(base, img_size=112)
-    bf = interleaved(model_steps({'fp32': small_clip, 'bf16': small_clip}, bf16=('bf16',)), repeats=1).assign(part='bf16')
+    bf_steps = model_steps({'fp32': small_clip, 'bf16': small_clip}, bf16=('bf16',))
+    bf = interleaved(bf_steps, repeats=repeats).assign(part='bf16')
+    bf_ops = op_times(bf_steps, warmup=0)                                 # warm already
     rows.append(_summary_row('bf16 autocast step vs fp32 step (112x112)', speedup(bf, 'fp32', 'bf16'), 1.8))
     mods = []
     small = dict(joints=13, grid=(8, 8), dim=32, num_heads=2) if quick else dict(dim=base.dim, num_heads=base.num_heads)
@@ -201,7 +228,7 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
                          frames=(4, 8, 12) if quick else (8, 12, 16, 24, 32), persons=(1, 2) if quick else (1, 2, 4, 8))
     summary = pd.DataFrame(rows)
     pd.concat([times, bf]).to_csv(out / 'model.csv', index=False)
-    mem.to_csv(out / 'model_memory.csv'); mods.to_csv(out / 'modules.csv', index=False)
+    mem.to_csv(out / 'model_memory.csv'); mods.to_csv(out / 'modules.csv', index=False); bf_ops.to_csv(out / 'bf16_ops.csv')
     g_df.to_csv(out / 'growth.csv', index=False); g_fit.to_csv(out / 'growth_fit.csv', index=False)
     summary.to_csv(out / 'summary.csv', index=False)
     plot_growth(g_df, g_fit, out / 'growth.png')

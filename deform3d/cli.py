@@ -103,7 +103,7 @@ def cmd_bench(a) -> int:
     if a.threads: torch.set_num_threads(a.threads)
     summary = run_benchmarks(a.out, quick=a.quick, repeats=a.repeats, log=lambda *m: print(*m, file=sys.stderr))
     print(summary.to_string(index=False))
-    print(f"wrote {a.out}/summary.csv, model.csv, model_memory.csv, modules.csv, growth.csv, growth_fit.csv, growth.png", file=sys.stderr)
+    print(f"wrote {a.out}/summary.csv, model.csv, model_memory.csv, bf16_ops.csv, modules.csv, growth.csv, growth_fit.csv, growth.png", file=sys.stderr)
     return 0
 
 def cmd_config(a) -> int:

@@ -7,11 +7,11 @@ Docs: https://deform3d.github.io/deform3d/stride.html.md"""
 # %% ../nbs/04_stride.ipynb #dce85aa2
 from __future__ import annotations
 import numbers
-from functools import lru_cache, partial
+from functools import lru_cache
 import torch
 import torch.nn as nn
 from einops import rearrange, repeat
-from torch.utils.checkpoint import checkpoint, create_selective_checkpoint_contexts, CheckpointPolicy
+from torch.utils.checkpoint import checkpoint
 from .layers import AttentionBlock, attention_scores, attention_flops, full_attention_scores
 
 # %% auto #0
@@ -150,13 +150,6 @@ def merge_windows(values: torch.Tensor,              # (B, nw, w, ...) one outpu
 # %% ../nbs/04_stride.ipynb #274fc2a1
 STRIDE_FFN = ('token', 'window')
 RECOMPUTE_WINDOWS_BYTES = 16 * 2**20   # smaller gathered q, k, v windows are kept for backward: recomputing costs more there
-_SDPA_OPS = {op for op in (getattr(torch.ops.aten, name, None) for name in (
-    '_scaled_dot_product_flash_attention_for_cpu', '_scaled_dot_product_flash_attention',
-    '_scaled_dot_product_efficient_attention', '_scaled_dot_product_cudnn_attention')) if op is not None}
-
-def _keep_attention_outputs(ctx, op, *args, **kwargs):
-    "Selective checkpointing policy: keep what the fused attention kernels return, recompute everything else (the gathers)."
-    return CheckpointPolicy.MUST_SAVE if op.overloadpacket in _SDPA_OPS else CheckpointPolicy.PREFER_RECOMPUTE
 
 def _check_tokens(name: str, x: torch.Tensor, what: str):
     if x.ndim != 4: raise ValueError(f"{name}: {what} must be (B, T, tokens, D), got shape {tuple(x.shape)}")
@@ -202,9 +195,8 @@ class StrideAttention(nn.Module):
         def region(*ts): return finish(attn.attend(*build(*ts), mask, fused=fused))
         if gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES or not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
             return region(*tensors)
-        # Windows hold each token ~wnd/s times: keep per-token q, k, v and the attention's outputs, gather again in backward.
-        ctx = partial(create_selective_checkpoint_contexts, _keep_attention_outputs)   # a partial, not a lambda: torch.compile traces it
-        return checkpoint(region, *tensors, use_reentrant=False, context_fn=ctx)
+        # Windows hold each token ~wnd/s times: keep only the per-token q, k, v; gather and attend again in backward.
+        return checkpoint(region, *tensors, use_reentrant=False)
 
     def attend_tokens(self,
                       x: torch.Tensor,                          # (b L d) every token the module sees, flat
