@@ -41,15 +41,16 @@ def train_step(model: torch.nn.Module, inputs: tuple, *, bf16: bool = False):
     return step
 
 def interleaved(steps: dict, repeats: int = 3, warmup: int = 1) -> pd.DataFrame:
-    "Run each of `steps` (name -> callable) `warmup` times, then `repeats` rounds in turn; one row per timed call (cpu_s, wall_s)."
+    "Run each of `steps` (name -> callable) `warmup` times, then `repeats` rounds in turn; one row per timed call (cpu_s, wall_s, page_faults)."
+    faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt   # fresh pages the OS had to map (and zero) for the call
     for _ in range(warmup):
         for fn in steps.values(): fn()
     rows = []
     for r in range(repeats):
         for name, fn in steps.items():
-            c0, w0 = time.process_time(), time.perf_counter()
+            f0, c0, w0 = faults(), time.process_time(), time.perf_counter()
             fn()
-            rows.append(dict(name=name, repeat=r, cpu_s=time.process_time() - c0, wall_s=time.perf_counter() - w0))
+            rows.append(dict(name=name, repeat=r, cpu_s=time.process_time() - c0, wall_s=time.perf_counter() - w0, page_faults=faults() - f0))
     return pd.DataFrame(rows)
 
 def speedup(times: pd.DataFrame, baseline: str, candidate: str, col: str = 'cpu_s') -> float:
@@ -215,7 +216,8 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
             log(f"{kind} stride module, {key}={x}")
             t = interleaved(module_steps(kind, **{key: x}, **small), repeats=3 * repeats if kind == 'joint' else repeats)   # joint steps are short and noisy
             mods.append(dict(module=kind, varied=key, value=x, speedup=speedup(t, 'full', 'windows'),
-                             windows_cpu_s=t[t.name == 'windows'].cpu_s.median(), full_cpu_s=t[t.name == 'full'].cpu_s.median()))
+                             windows_cpu_s=t[t.name == 'windows'].cpu_s.median(), full_cpu_s=t[t.name == 'full'].cpu_s.median(),
+                             windows_page_faults=t[t.name == 'windows'].page_faults.median(), full_page_faults=t[t.name == 'full'].page_faults.median()))
     mods = pd.DataFrame(mods)
     pick = lambda m, v: float(mods[(mods.module == m) & (mods.value == v)].speedup.iloc[0])
     rows += [_summary_row('joint stride module vs full, NTU 2 persons', pick('joint', 2), 1.0),

@@ -6,6 +6,7 @@ Docs: https://deform3d.github.io/deform3d/layers.html.md"""
 
 # %% ../nbs/00_layers.ipynb #9abf2452
 from __future__ import annotations
+from functools import cache
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -13,15 +14,26 @@ from einops import rearrange
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
 
 # %% auto #0
-__all__ = ['EXPLICIT_MAX_KEYS', 'use_sdpa', 'Attention', 'DropPath', 'FeedForward', 'AttentionBlock', 'attention_scores',
-           'attention_flops', 'full_attention_scores']
+__all__ = ['EXPLICIT_MAX_KEYS', 'EXPLICIT_MAX_WEIGHTS_BF16', 'native_bf16', 'use_sdpa', 'Attention', 'DropPath', 'FeedForward',
+           'AttentionBlock', 'attention_scores', 'attention_flops', 'full_attention_scores']
 
 # %% ../nbs/00_layers.ipynb #624f091d
-EXPLICIT_MAX_KEYS = 256   # on the CPU, the fused path writes the softmax out up to this many keys (measured below)
+EXPLICIT_MAX_KEYS = 256          # on the CPU, the fused path writes the softmax out up to this many keys (measured below)
+EXPLICIT_MAX_WEIGHTS_BF16 = 2**25  # ... and in bf16 up to this many attention weights (b h n_q n_kv: 64 MiB), any key count
 
-def use_sdpa(q: torch.Tensor, k: torch.Tensor) -> bool:
-    "Whether the fused path calls `F.scaled_dot_product_attention`: always off the CPU; on the CPU above `EXPLICIT_MAX_KEYS` keys."
-    return q.device.type != 'cpu' or k.shape[-2] > EXPLICIT_MAX_KEYS
+@cache
+def native_bf16() -> bool:
+    "Whether this CPU multiplies bf16 natively (AVX-512 bf16); elsewhere oneDNN emulates it and a bf16 step is slow anyway."
+    return bool(getattr(torch.cpu, '_is_avx512_bf16_supported', lambda: False)())
+
+def use_sdpa(q: torch.Tensor,   # (b h n_q e) queries, heads split
+             k: torch.Tensor,   # (b h n_kv e) keys
+            ) -> bool:
+    "Whether the fused path calls `F.scaled_dot_product_attention`: always off the CPU; on the CPU above `EXPLICIT_MAX_KEYS` keys, in bf16 (`native_bf16`) above `EXPLICIT_MAX_WEIGHTS_BF16` weights."
+    if q.device.type != 'cpu': return True
+    if k.shape[-2] <= EXPLICIT_MAX_KEYS: return False
+    bf16 = q.dtype == torch.bfloat16 and native_bf16()
+    return not bf16 or q.shape[:-1].numel() * k.shape[-2] > EXPLICIT_MAX_WEIGHTS_BF16
 
 class Attention(nn.Module):
     "Multi-head attention of a query set `(... n_q d)` over a key/value set `(... n_kv d)`, with an optional key mask."
@@ -81,7 +93,7 @@ class Attention(nn.Module):
 
     def reference(self, q, k, v, key_mask: torch.Tensor | None = None, p: float = 0.):
         "softmax(q k^T / sqrt(e) + mask) v, written out; the weights pass through `self.probe`."
-        logits = q @ k.transpose(-2, -1) * self.head_dim ** -0.5
+        logits = (q * self.head_dim ** -0.5) @ k.transpose(-2, -1)   # scale the queries, not the n_q x n_kv logits
         if key_mask is not None: logits = logits.masked_fill(~key_mask, float('-inf'))
         weights = self.probe(logits.softmax(dim=-1))
         return F.dropout(weights, p) @ v
