@@ -74,7 +74,7 @@ def test_torchrun_two_processes_match_one(synth, tmp_path):
     # reaches the loss amplified (measured: 1.8e-5 relative in the first epoch, 7.7e-3 in the second); the backbone's
     # BatchNorm layers still run as GlobalBatchNorm here
     extra = ['train.epochs=2', 'train.batch_size=4', 'train.lr=3e-3', 'data.num_workers=0', 'train.eval_every=1', 'model.drop_path=0.0',
-             'train.precision=fp32', 'model.head_batchnorm=false']
+             'train.precision=fp32', 'model.head_batchnorm=false', 'train.log_every=1']
     one, two = tmp_path / 'one', tmp_path / 'two'
     run(cmd(synth, one, extra))
     run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', *cmd(synth, two, extra)[1:]])
@@ -90,8 +90,11 @@ def test_torchrun_two_processes_match_one(synth, tmp_path):
     # gradients to ~1e-4 in the weights after 14 steps (each step moves a weight by up to lr = 3e-3), so weights are compared
     # at 1e-3, and so is the second epoch's loss, which those weights give (measured over train.seed 0, 1, 2: relative
     # differences of 5e-6 to 1.4e-4 with decay on the embeddings, 2e-5 to 7e-5 without; the first epoch: below 1e-7)
-    torch.testing.assert_close(torch.tensor(l2['train_loss'].values[:1]), torch.tensor(l1['train_loss'].values[:1]), rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(torch.tensor(l2['train_loss'].values), torch.tensor(l1['train_loss'].values), rtol=1e-3, atol=1e-6)
+    # (one fresh-clone CI run out of about twenty runs of this test measured 1.8e-4 in the first epoch and could not be reproduced:
+    # a failure prints both runs' per-step losses, to show where they part)
+    def steps(m): return f"{m}\nper-step loss, one process:\n{pd.read_csv(one / 'log_steps.csv').to_string()}\ntwo processes:\n{pd.read_csv(two / 'log_steps.csv').to_string()}"
+    torch.testing.assert_close(torch.tensor(l2['train_loss'].values[:1]), torch.tensor(l1['train_loss'].values[:1]), rtol=1e-5, atol=1e-6, msg=steps)
+    torch.testing.assert_close(torch.tensor(l2['train_loss'].values), torch.tensor(l1['train_loss'].values), rtol=1e-3, atol=1e-6, msg=steps)
     # accuracy counts argmaxes: the first epoch's agree exactly; later, weights that agree to 1e-3 may flip a prediction whose
     # two top logits are that close (CI measured one of 28 training clips flipped in the second epoch), so one clip is allowed
     assert l2['train_acc'].values[0] == l1['train_acc'].values[0]
