@@ -106,6 +106,7 @@ class TokenSearch3D(nn.Module):
             self.conv1 = nn.Sequential(nn.Conv3d(cg, cg, (kernel_size, 1, 1), groups=cg, bias=False),
                                        nn.Conv3d(cg, cg, (1, kernel_size, kernel_size), groups=cg))
         else: raise ValueError(f"TokenSearch3D: offset_conv must be one of {OFFSET_CONVS}, got {offset_conv!r}")
+        self.offset_conv = offset_conv
         self.norm = nn.LayerNorm(cg)
         self.act = nn.GELU()
         self.conv2 = nn.Conv3d(cg, 3, 1)                           # -> (x, y, z) offsets
@@ -118,9 +119,21 @@ class TokenSearch3D(nn.Module):
         short = [max(k - n, 0) for n in reversed(zg.shape[2:])]  # (W, H, T): F.pad's order, last axis first
         pad = [p for d in short for p in (d // 2, d - d // 2)]
         if any(pad): zg = F.pad(zg, pad, mode='replicate')         # an axis shorter than k: one window over the whole axis
-        x = rearrange(self.conv1(zg), 'b c t h w -> b t h w c')
+        x = rearrange(self.first_conv(zg), 'b c t h w -> b t h w c')
         x = rearrange(self.act(self.norm(x)), 'b t h w c -> b c t h w')
         return rearrange(self.conv2(x), 'b three t h w -> b t h w three').float().tanh()
+
+    def first_conv(self, zg: torch.Tensor) -> torch.Tensor:
+        "`self.conv1` on `((b g) c t h w)`; the separable pair runs as two depthwise `conv2d` on views of the same weights."
+        if self.offset_conv == 'full': return self.conv1(zg)
+        over_time, over_space = self.conv1
+        B, C, T, H, W = zg.shape
+        # k x 1 over (t, (h w)), then k x k over (h, w) with the frames in the batch: views of the tokens' channels-last layout,
+        # which the CPU's conv2d kernels take as they are (Conv3d's depthwise backward is ~4x slower there)
+        y = F.conv2d(rearrange(zg, 'b c t h w -> b c t (h w)'), rearrange(over_time.weight, 'c one k 1 1 -> c one k 1'), groups=C)
+        y = F.conv2d(rearrange(y, 'b c t (h w) -> (b t) c h w', h=H), rearrange(over_space.weight, 'c one 1 k l -> c one k l'),
+                     over_space.bias, groups=C)
+        return rearrange(y, '(b t) c h w -> b c t h w', b=B)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.ndim != 5 or z.shape[1] != self.dim:
@@ -136,7 +149,7 @@ class TokenSearch3D(nn.Module):
         points = rearrange(tokens_to_points(pos, (T, H, W)), '(b g) t h w three -> b g t h w three', g=G)
         return sample_tokens(z, self.points_probe(points))
 
-# %% ../nbs/03_deformable.ipynb #bbb3804b
+# %% ../nbs/03_deformable.ipynb #4f9163f5
 class DeformableAttention3D(nn.Module):
     "3D deformable attention (Eq. 4-7, Algorithm A3): queries [Z || M], keys/values [3DTS(Z) || M], one pre-norm attention block."
     def __init__(self,

@@ -7,17 +7,17 @@ Docs: https://deform3d.github.io/deform3d/stride.html.md"""
 # %% ../nbs/04_stride.ipynb #dce85aa2
 from __future__ import annotations
 import numbers
-from functools import lru_cache
+from functools import lru_cache, partial
 import torch
 import torch.nn as nn
 from einops import rearrange, repeat
-from torch.utils.checkpoint import checkpoint
+from torch.utils.checkpoint import checkpoint, create_selective_checkpoint_contexts, CheckpointPolicy
 from .layers import AttentionBlock, attention_scores, attention_flops, full_attention_scores
 
 # %% auto #0
-__all__ = ['KV_WINDOWS', 'STRIDE_FFN', 'RECOMPUTE_WINDOWS_BYTES', 'window_stride', 'window_starts', 'window_pairs_loop',
-           'window_index', 'window_table', 'joint_token_index', 'frame_token_index', 'merge_windows', 'StrideAttention',
-           'JointStrideAttention', 'TemporalStrideAttention', 'window_dependency']
+__all__ = ['KV_WINDOWS', 'STRIDE_FFN', 'RECOMPUTE_WINDOWS_BYTES', 'KEPT_ATTENTION_OPS', 'window_stride', 'window_starts',
+           'window_pairs_loop', 'window_index', 'window_table', 'joint_token_index', 'frame_token_index',
+           'merge_windows', 'StrideAttention', 'JointStrideAttention', 'TemporalStrideAttention', 'window_dependency']
 
 # %% ../nbs/04_stride.ipynb #4bfcd130
 KV_WINDOWS = ('cyclic', 'span', 'paper')
@@ -150,6 +150,14 @@ def merge_windows(values: torch.Tensor,              # (B, nw, w, ...) one outpu
 # %% ../nbs/04_stride.ipynb #274fc2a1
 STRIDE_FFN = ('token', 'window')
 RECOMPUTE_WINDOWS_BYTES = 16 * 2**20   # smaller gathered q, k, v windows are kept for backward: recomputing costs more there
+# What the attention itself returns (the kernel's output and log-sum-exp, or the explicit softmax's weights) is kept through the
+# recompute: the forward of the attention is not run twice, only the gathers, the merge and W_o are.
+KEPT_ATTENTION_OPS = tuple(getattr(torch.ops.aten, name).default for name in (
+    '_scaled_dot_product_flash_attention_for_cpu', '_scaled_dot_product_flash_attention', '_scaled_dot_product_efficient_attention',
+    '_scaled_dot_product_cudnn_attention', '_softmax') if hasattr(torch.ops.aten, name))
+
+def _keep_attention(ctx, op, *args, **kwargs):
+    return CheckpointPolicy.MUST_SAVE if op in KEPT_ATTENTION_OPS else CheckpointPolicy.PREFER_RECOMPUTE
 
 def _check_tokens(name: str, x: torch.Tensor, what: str):
     if x.ndim != 4: raise ValueError(f"{name}: {what} must be (B, T, tokens, D), got shape {tuple(x.shape)}")
@@ -193,10 +201,10 @@ class StrideAttention(nn.Module):
         "`finish(attend(*build(*tensors), mask))`: attention over the windows that `build` gathers from the per-token `tensors` (`gathered` elements)."
         attn = self.block.attn
         def region(*ts): return finish(attn.attend(*build(*ts), mask, fused=fused))
-        if gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES or not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+        if not gathered or gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES or not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
             return region(*tensors)
-        # Windows hold each token ~wnd/s times: keep only the per-token q, k, v; gather and attend again in backward.
-        return checkpoint(region, *tensors, use_reentrant=False)
+        # Windows hold each token ~wnd/s times: keep the per-token q, k, v and the attention's outputs; gather again in backward.
+        return checkpoint(region, *tensors, use_reentrant=False, context_fn=partial(create_selective_checkpoint_contexts, _keep_attention))
 
     def attend_tokens(self,
                       x: torch.Tensor,                          # (b L d) every token the module sees, flat
@@ -216,7 +224,9 @@ class StrideAttention(nn.Module):
             if self.ffn == 'window': return out, None
             merged, covered = merge_windows(out, q_idx, counts, weight)
             return self.block.attn.proj_drop(self.block.attn.proj(merged)), covered          # W_o once per token
-        gathered = B * q_idx.shape[0] * (q_idx.shape[1] + 2 * kv_idx.shape[1]) * D
+        # elements copied into windows; none for one window over all tokens (`full`), which holds each token once, like
+        # the full attention of any transformer (and of `deform3d.deformable`), and so keeps what it computes
+        gathered = 0 if tuple(q_idx.shape) == (1, L) else B * q_idx.shape[0] * (q_idx.shape[1] + 2 * kv_idx.shape[1]) * D
         out, covered = self.attend_windows(build, finish, self.project(x), mask, fused=fused, gathered=gathered)
         if self.ffn == 'token': return self.block.update(x, out, covered)
         copies = self.block.update(rearrange(_gather(x, q_idx), '(b nw) n d -> b nw n d', b=B), out, projected=False)
