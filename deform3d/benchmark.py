@@ -64,20 +64,23 @@ import json, os, resource, sys, torch, torch.nn.functional as F
 torch.set_num_threads(int(sys.argv[2]))
 from deform3d.model import ModelConfig, Deformer3D
 from deform3d.benchmark import clip_inputs, train_step
-def hwm_kb():
-    "Peak resident set (kB) since the last reset: VmHWM (Linux), else ru_maxrss."
-    try: return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])
+def status_kb(key):
+    "A /proc/self/status figure (kB): VmHWM, the peak resident set since the last reset, or VmRSS, the resident set now (elsewhere: ru_maxrss)."
+    try: return int(next(l for l in open('/proc/self/status') if l.startswith(key)).split()[1])
     except (OSError, StopIteration): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 spec = json.loads(sys.argv[1])
 cfg = ModelConfig(**spec['cfg'])
 torch.manual_seed(0)
 model = Deformer3D(cfg)
 inputs = clip_inputs(cfg, spec['batch'], spec['persons'], spec['frames'])
+# What a training process has loaded before it measures anything: an optimizer step imports torch._dynamo (~70 MB of modules),
+# which the first activation checkpoint of a step would otherwise import inside the measured step (see the Decision above).
+w = torch.zeros(1, requires_grad=True); w.sum().backward(); torch.optim.AdamW([w]).step(); del w
 try: open('/proc/self/clear_refs', 'w').write('5')   # reset the high-water mark (inherited from the parent across fork/exec)
 except OSError: pass
-base = hwm_kb()
+base = status_kb('VmHWM')
 train_step(model, inputs, bf16=spec['bf16'])()
-print(json.dumps(dict(base_kb=base, peak_kb=hwm_kb(), mmap_threshold=os.environ.get('MALLOC_MMAP_THRESHOLD_'))))
+print(json.dumps(dict(base_kb=base, peak_kb=status_kb('VmHWM'), after_kb=status_kb('VmRSS'), mmap_threshold=os.environ.get('MALLOC_MMAP_THRESHOLD_'))))
 '''
 LIVE_MMAP_THRESHOLD = 64 * 2**10   # glibc: blocks from 64 KiB up mapped and unmapped one by one, so RSS follows the live tensors
 
@@ -85,7 +88,7 @@ def peak_rss(cfg: ModelConfig, *, batch: int = 1, persons: int | None = None, fr
              bf16: bool = False, threads: int = 1,
              mmap_threshold: int | None = None,  # bytes: glibc's MALLOC_MMAP_THRESHOLD_ in the child (None: glibc's dynamic default)
             ) -> dict:
-    "Peak resident memory (bytes) of one training step of `Deformer3D(cfg)` in a fresh process, and above the process's baseline."
+    "Peak resident memory (bytes) of one training step of `Deformer3D(cfg)` in a fresh process, the peak above the process's baseline, and what stays resident after the step."
     spec = dict(cfg=asdict(cfg), batch=batch, persons=persons, frames=frames, bf16=bf16)
     env = {k: v for k, v in os.environ.items() if k != 'MALLOC_MMAP_THRESHOLD_'}
     if mmap_threshold is not None: env['MALLOC_MMAP_THRESHOLD_'] = str(int(mmap_threshold))
@@ -93,7 +96,8 @@ def peak_rss(cfg: ModelConfig, *, batch: int = 1, persons: int | None = None, fr
     if r.returncode: raise RuntimeError(f"peak_rss: the child process failed: {r.stderr.strip().splitlines()[-1:]}")
     kb = json.loads(r.stdout.strip().splitlines()[-1])
     assert kb['mmap_threshold'] == env.get('MALLOC_MMAP_THRESHOLD_'), kb    # the child ran with the allocator asked for
-    return dict(peak_bytes=kb['peak_kb'] * 1024, step_bytes=(kb['peak_kb'] - kb['base_kb']) * 1024)
+    return dict(peak_bytes=kb['peak_kb'] * 1024, step_bytes=(kb['peak_kb'] - kb['base_kb']) * 1024,
+                kept_bytes=(kb['after_kb'] - kb['base_kb']) * 1024)
 
 # %% ../nbs/07_benchmark.ipynb #a32410a4
 def model_flops(cfg: ModelConfig, *, frames: int | None = None, persons: int | None = None, batch: int = 1) -> dict[str, int]:
@@ -192,7 +196,10 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
     rows.append(_summary_row(f'whole model: heads={base.num_heads} vs heads={heads_alt.num_heads} (paper scope)',
                              speedup(times, f'paper heads={heads_alt.num_heads}', 'paper'), 1.0))
     runs = 1 if quick else 3                                  # fresh processes per config and allocator, interleaved; medians
-    peaks = [dict(name=name, **peak_rss(cfgs[name]), live_step_bytes=peak_rss(cfgs[name], mmap_threshold=LIVE_MMAP_THRESHOLD)['step_bytes'])
+    def live(name):
+        rss = peak_rss(cfgs[name], mmap_threshold=LIVE_MMAP_THRESHOLD)
+        return dict(live_step_bytes=rss['step_bytes'], live_kept_bytes=rss['kept_bytes'])
+    peaks = [dict(name=name, **peak_rss(cfgs[name]), **live(name))
              for _ in range(runs) for name in ('paper', 'full')]
     mem = pd.DataFrame(peaks).groupby('name', sort=False).median().astype('int64').assign(runs=runs)
     def saved(cfg):
