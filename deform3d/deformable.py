@@ -11,6 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
+from functools import partial
 from torch.utils.checkpoint import checkpoint
 from .layers import AttentionBlock
 
@@ -135,14 +136,17 @@ class TokenSearch3D(nn.Module):
                      over_space.bias, groups=C)
         return rearrange(y, '(b t) c h w -> b c t h w', b=B)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                z: torch.Tensor,              # (B, C, T, H, W) tokens, channels first
+                *, recompute: bool = True,    # recompute the offset network in the backward pass (False: the caller recomputes it all)
+               ) -> torch.Tensor:             # (B, Tt*Ht*Wt, C) the searched tokens
         if z.ndim != 5 or z.shape[1] != self.dim:
             raise ValueError(f"TokenSearch3D: expected z of shape (B, C={self.dim}, T, H, W), got {tuple(z.shape)}")
         B, C, T, H, W = z.shape
         G, k = self.offset_groups, self.kernel_size
         zg = rearrange(z, 'b (g c) t h w -> (b g) c t h w', g=G)
         rng = z.new_tensor([min(r, n / 2) for r, n in zip(reversed(self.offset_range), (W, H, T))], dtype=torch.float32)
-        if torch.is_grad_enabled() and zg.requires_grad:       # recomputed in the backward pass: its activations are not kept
+        if recompute and torch.is_grad_enabled() and zg.requires_grad:   # recomputed in the backward pass: its activations are not kept
             offsets = checkpoint(self.offsets, zg, use_reentrant=False)
         else: offsets = self.offsets(zg)
         pos = reference_points((T, H, W), k, device=z.device) + offsets * rng            # p + Δp, token units (x, y, z)
@@ -173,6 +177,18 @@ class DeformableAttention3D(nn.Module):
         self.block = AttentionBlock(dim, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop,
                                     attn_drop=attn_drop, drop_path=drop_path)
 
+    def searched_keys(self,
+                      zf: torch.Tensor,                 # (b (t h w) d) the RGB tokens, flat
+                      size: tuple[int, int, int],       # (t, h, w)
+                     ) -> tuple[torch.Tensor, torch.Tensor]:   # keys, values (b n d) of the n searched tokens
+        "Eq. 3 and 5: the 3DTS on the RGB tokens, then the block's LayerNorm and key/value projections of the sampled tokens."
+        T, h, w = size
+        # the search reads zf (a view of z, or its copy where z is a slice of a larger tensor), which LayerNorm keeps for the
+        # backward pass anyway: sampling from z would keep that larger tensor too
+        tokens = self.search(rearrange(zf, 'b (t h w) d -> b d t h w', t=T, h=h, w=w), recompute=False)
+        _, k, v = self.block.project(tokens, queries=False)
+        return k, v
+
     def forward(self, z: torch.Tensor, modal: torch.Tensor, *, fused: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         if z.ndim != 5 or z.shape[-1] != self.dim or modal.ndim != 4 or modal.shape[:2] != z.shape[:2] or modal.shape[-1] != self.dim:
             raise ValueError(f"DeformableAttention3D: expected z (B, T, h, w, D={self.dim}) and modal (B, T, K, D), "
@@ -182,9 +198,9 @@ class DeformableAttention3D(nn.Module):
         zf, m = rearrange(z, 'b t h w d -> b (t h w) d'), rearrange(modal, 'b t k d -> b (t k) d')
         search = self.search is not None
         (qz, kz, vz), (qm, km, vm) = blk.project(zf, keys=not search), blk.project(m)
-        if search:       # Eq. 3, 5: keys from the searched tokens. The search reads zf (a view of z, or its copy where z is a
-            # slice of a larger tensor), which LayerNorm keeps for backward anyway: sampling from z would keep that tensor too
-            _, kz, vz = blk.project(self.search(rearrange(zf, 'b (t h w) d -> b d t h w', t=T, h=h, w=w)), queries=False)
+        if search:       # Eq. 3, 5: keys from the searched tokens, the search and their projections recomputed in the backward pass
+            keys = partial(self.searched_keys, size=(T, h, w))
+            kz, vz = checkpoint(keys, zf, use_reentrant=False) if torch.is_grad_enabled() else keys(zf)
         out = blk.attn.attend(torch.cat([qz, qm], 1), torch.cat([kz, km], 1), torch.cat([vz, vm], 1), fused=fused)   # Eq. 6
         out_z, out_m = out.split([T * h * w, T * K], dim=1)
         z_out, m_out = blk.update(zf, out_z, projected=False), blk.update(m, out_m, projected=False)   # Eq. 6, 7
