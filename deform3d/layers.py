@@ -18,7 +18,7 @@ __all__ = ['EXPLICIT_MAX_KEYS', 'EXPLICIT_MAX_WEIGHTS_BF16', 'native_bf16', 'use
            'AttentionBlock', 'attention_scores', 'attention_flops', 'full_attention_scores']
 
 # %% ../nbs/00_layers.ipynb #624f091d
-EXPLICIT_MAX_KEYS = 0            # on the CPU in float32, the fused path writes the softmax out up to this many keys: none (measured below)
+EXPLICIT_MAX_KEYS = 0            # on the CPU, the fused path writes the softmax out up to this many keys, in any dtype: none (measured below)
 EXPLICIT_MAX_WEIGHTS_BF16 = 2**25  # ... and in bf16 up to this many attention weights (b h n_q n_kv: 64 MiB), any key count
 
 @cache
