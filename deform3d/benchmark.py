@@ -18,9 +18,9 @@ from .stride import JointStrideAttention, TemporalStrideAttention, attention_flo
 from .complexity import saved_bytes
 
 # %% auto #0
-__all__ = ['LIVE_MMAP_THRESHOLD', 'clip_inputs', 'train_step', 'interleaved', 'speedup', 'peak_rss', 'model_flops',
-           'fit_exponent', 'growth', 'model_steps', 'module_steps', 'op_kind', 'op_times', 'run_benchmarks',
-           'plot_growth']
+__all__ = ['LIVE_MMAP_THRESHOLD', 'SDPA_KERNELS', 'clip_inputs', 'train_step', 'interleaved', 'speedup', 'peak_rss',
+           'model_flops', 'fit_exponent', 'growth', 'model_steps', 'module_steps', 'op_kind', 'op_times',
+           'run_benchmarks', 'plot_growth', 'attention_kernels', 'device_comparison', 'run_device_benchmarks']
 
 # %% ../nbs/07_benchmark.ipynb #eb4669f9
 def clip_inputs(cfg: ModelConfig, batch: int = 1, persons: int | None = None, frames: int | None = None, seed: int = 0):
@@ -32,12 +32,14 @@ def clip_inputs(cfg: ModelConfig, batch: int = 1, persons: int | None = None, fr
     return video, kp, 0.5 + 0.5 * torch.rand(batch, M, T, cfg.num_joints, generator=g)
 
 def train_step(model: torch.nn.Module, inputs: tuple, *, bf16: bool = False):
-    "A function running one forward and backward pass of `model` on `inputs` (cross-entropy on class 0), optionally under bf16 autocast."
+    "A function running one forward and backward pass of `model` on `inputs` (cross-entropy on class 0), optionally under bf16 autocast, on the inputs' device (waiting for a GPU to finish)."
+    dev = next(x for x in inputs if x is not None).device
     def step():
-        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(*inputs)
-        F.cross_entropy(logits.float(), torch.zeros(len(logits), dtype=torch.long)).backward()
+        F.cross_entropy(logits.float(), torch.zeros(len(logits), dtype=torch.long, device=dev)).backward()
         model.zero_grad(set_to_none=True)
+        if dev.type == 'cuda': torch.cuda.synchronize(dev)     # the step's time is the GPU's, not the launch's
     return step
 
 def interleaved(steps: dict, repeats: int = 3, warmup: int = 1) -> pd.DataFrame:
@@ -258,3 +260,78 @@ def plot_growth(df: pd.DataFrame, fits: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return path
+
+# %% ../nbs/07_benchmark.ipynb #9b5fbe5e
+SDPA_KERNELS = {'aten::_scaled_dot_product_flash_attention_for_cpu': 'flash (CPU)',
+                'aten::_scaled_dot_product_flash_attention': 'flash',
+                'aten::_scaled_dot_product_efficient_attention': 'memory-efficient',
+                'aten::_scaled_dot_product_cudnn_attention': 'cuDNN',
+                'aten::_scaled_dot_product_attention_math': 'math',
+                'aten::_softmax': 'explicit softmax'}       # `Attention.reference`: the model's only softmax
+
+def attention_kernels(fn) -> dict[str, int]:
+    "The attention kernels one call of `fn` dispatches, with how often each: profile a forward pass to count each attention call once."
+    # (a region recomputed in the backward pass, `04_stride`, dispatches its attention again, served from what was saved)
+    from torch.profiler import profile, ProfilerActivity
+    with profile(activities=[ProfilerActivity.CPU]) as prof: fn()       # CUDA kernels are launched by these CPU-side ops
+    counts = {}
+    for e in prof.key_averages():
+        if e.key in SDPA_KERNELS: counts[SDPA_KERNELS[e.key]] = counts.get(SDPA_KERNELS[e.key], 0) + e.count
+    return counts
+
+def _usable(device: str | torch.device) -> torch.device:
+    device = torch.device(device)
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError(f"deform3d.benchmark: {device} asked for, but CUDA is not available on this machine")
+    return device
+
+def device_comparison(cfgs: dict[str, ModelConfig],
+                      device: str | torch.device = 'cuda',
+                      *, batch: int = 8,
+                      bf16: tuple[str, ...] = (),       # names of the configs that run under bf16 autocast
+                      repeats: int = 5) -> pd.DataFrame:
+    "One row per config: wall ms per training step on `device`, the step's peak allocation (CUDA), the bytes kept for backward, the attention kernels."
+    device = _usable(device)
+    steps, kept, kernels = {}, {}, {}
+    for name, cfg in cfgs.items():
+        torch.manual_seed(0)
+        model = Deformer3D(cfg).to(device)
+        inputs = tuple(None if x is None else x.to(device) for x in clip_inputs(cfg, batch))
+        steps[name] = train_step(model, inputs, bf16=name in bf16)
+        def forward(model=model, inputs=inputs, bf16=name in bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16): return model(*inputs)
+        kept[name], kernels[name] = saved_bytes(forward), attention_kernels(forward)
+    times = interleaved(steps, repeats=repeats)
+    rows = []
+    for name, fn in steps.items():
+        peak = math.nan
+        if device.type == 'cuda':
+            torch.cuda.synchronize(device)
+            before = torch.cuda.memory_allocated(device)    # the other configs' models and inputs do not count
+            torch.cuda.reset_peak_memory_stats(device)
+            fn()
+            peak = torch.cuda.max_memory_allocated(device) - before
+        rows.append(dict(name=name, scope=cfgs[name].attention_scope, bf16=name in bf16, batch=batch,
+                         ms_per_step=1e3 * times[times.name == name].wall_s.median(), peak_step_bytes=peak, saved_bytes=kept[name],
+                         attention_kernels=', '.join(f'{k} x{n}' for k, n in sorted(kernels[name].items())),
+                         device=torch.cuda.get_device_name(device) if device.type == 'cuda' else device.type))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/07_benchmark.ipynb #14f0e471
+def run_device_benchmarks(out: str | Path = 'paper_tables/perf', device: str | torch.device = 'cuda', *, quick: bool = False,
+                          repeats: int = 5, batch: int = 8, log=print) -> pd.DataFrame:
+    "The paper preset against `attention_scope='full'` on `device`, bf16 autocast and float32: `device_comparison`, written to `out/device_<type>.csv`."
+    device = _usable(device)
+    base = ModelConfig.tiny(15, 13) if quick else ModelConfig.paper(15, 13, drop_path=0.)
+    full = replace(base, attention_scope='full')
+    cfgs = {'paper bf16': base, 'full bf16': full, 'paper fp32': base, 'full fp32': full}
+    log(f"{device}: {base.num_frames}x{base.img_size[0]}x{base.img_size[1]}, batch {batch}: {list(cfgs)}")
+    df = device_comparison(cfgs, device, batch=batch, bf16=('paper bf16', 'full bf16'), repeats=repeats)
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / f'device_{device.type}.csv', index=False)
+    t = df.set_index('name')
+    ratio = lambda col, p: t[col][f'full {p}'] / t[col][f'paper {p}']
+    for p in ('bf16', 'fp32'):
+        peak = f"peak memory full / paper {ratio('peak_step_bytes', p):.3f}; " if device.type == 'cuda' else ''
+        log(f"{p}: paper vs full {ratio('ms_per_step', p):.2f}x faster; {peak}kept for backward full / paper {ratio('saved_bytes', p):.3f}")
+    return df

@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument('--repeats', type=int, default=3, help='timed rounds after the warm-up (the median is reported)')
     b.add_argument('--quick', action='store_true', help='the tiny preset: a smoke run in seconds (its ratios mean nothing)')
     b.add_argument('--threads', type=int, default=None, help='torch threads (default: torch\'s own)')
+    b.add_argument('--device', default=None, help="a torch device (e.g. cuda): the paper preset against attention_scope='full' on it, bf16 and "
+                   "float32, written to OUT/device_<type>.csv (default: the CPU suite)")
+    b.add_argument('--batch', type=int, default=8, help='clips per step with --device (default 8)')
     add_reproduce_parser(sub)
     return p
 
@@ -101,7 +104,14 @@ def cmd_bench(a) -> int:
     import torch
     from deform3d.benchmark import run_benchmarks
     if a.threads: torch.set_num_threads(a.threads)
-    summary = run_benchmarks(a.out, quick=a.quick, repeats=a.repeats, log=lambda *m: print(*m, file=sys.stderr))
+    log = lambda *m: print(*m, file=sys.stderr)
+    if a.device:
+        from deform3d.benchmark import run_device_benchmarks
+        df = run_device_benchmarks(a.out, a.device, quick=a.quick, repeats=a.repeats, batch=a.batch, log=log)
+        print(df.to_string(index=False))
+        print(f"wrote {a.out}/device_{torch.device(a.device).type}.csv", file=sys.stderr)
+        return 0
+    summary = run_benchmarks(a.out, quick=a.quick, repeats=a.repeats, log=log)
     print(summary.to_string(index=False))
     print(f"wrote {a.out}/summary.csv, model.csv, model_memory.csv, bf16_ops.csv, modules.csv, growth.csv, growth_fit.csv, growth.png", file=sys.stderr)
     return 0
