@@ -73,6 +73,7 @@ class R2Plus1D(nn.Module):
     def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         B, Cin, T, H, W = video.shape
         if H % 8 or W % 8: raise ValueError(f"R2Plus1D: frame size {H}x{W} must be divisible by 8 (F_b is at H/8 x W/8)")
+        video = video.contiguous(memory_format=torch.channels_last_3d)   # oneDNN's and cuDNN's fast layout; see Decision (memory layout)
         feat_a = self.stage1(self.stem(video))
         feat_b = self.stage3(self.stage2(feat_a))
         return feat_a, feat_b

@@ -16,11 +16,13 @@ import torch.nn.functional as F
 from .model import ModelConfig, Deformer3D
 from .stride import JointStrideAttention, TemporalStrideAttention, attention_flops
 from .complexity import saved_bytes
+from .utils import hardware_info
 
 # %% auto #0
 __all__ = ['LIVE_MMAP_THRESHOLD', 'SDPA_KERNELS', 'clip_inputs', 'train_step', 'interleaved', 'speedup', 'peak_rss',
            'model_flops', 'fit_exponent', 'growth', 'model_steps', 'module_steps', 'op_kind', 'op_times',
-           'run_benchmarks', 'plot_growth', 'attention_kernels', 'device_comparison', 'run_device_benchmarks']
+           'matmul_gflops', 'run_benchmarks', 'plot_growth', 'attention_kernels', 'device_comparison',
+           'run_device_benchmarks']
 
 # %% ../nbs/07_benchmark.ipynb #eb4669f9
 def clip_inputs(cfg: ModelConfig, batch: int = 1, persons: int | None = None, frames: int | None = None, seed: int = 0):
@@ -179,6 +181,20 @@ def op_times(steps: dict, warmup: int = 1) -> pd.DataFrame:
     return df.assign(kind=[op_kind(op) for op in df.index])
 
 # %% ../nbs/07_benchmark.ipynb #ea08664e
+def matmul_gflops(n: int = 1024, dtypes=(torch.float32, torch.bfloat16), repeats: int = 5) -> dict[str, float]:
+    "GFLOP/s of an `n x n` by `n x n` matmul on the CPU in each of `dtypes`, median of `repeats` after a warm-up (wall time)."
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    rates = {}
+    for dt in dtypes:
+        x, y = a.to(dt), b.to(dt)
+        x @ y
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter(); x @ y; times.append(time.perf_counter() - t)
+        rates[str(dt).removeprefix('torch.')] = round(2 * n ** 3 / float(np.median(times)) / 1e9, 1)
+    return rates
+
+# %% ../nbs/07_benchmark.ipynb #9b5fbe5e
 def _summary_row(target: str, measured: float, goal: float) -> dict:
     return dict(target=target, measured=round(measured, 3), goal=goal, met=bool(measured >= goal))
 
@@ -187,6 +203,8 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
     "Measure the model against its full-attention counterpart (see the notebook) and write CSVs and a figure to `out`."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(torch.get_num_threads())
+    machine = hardware_info()                        # at the start: the load average before this run adds its own
+    machine['matmul_gflops'] = matmul_gflops(256 if quick else 2048)
     base = ModelConfig.tiny(15, 13) if quick else ModelConfig.paper(15, 13, drop_path=0.)
     if num_heads: base = replace(base, num_heads=num_heads)
     heads_alt = replace(base, num_heads=2 * base.num_heads)              # the preset's heads against twice as many, half as wide
@@ -244,6 +262,7 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
     mem.to_csv(out / 'model_memory.csv'); mods.to_csv(out / 'modules.csv', index=False); bf_ops.to_csv(out / 'bf16_ops.csv')
     g_df.to_csv(out / 'growth.csv', index=False); g_fit.to_csv(out / 'growth_fit.csv', index=False)
     summary.to_csv(out / 'summary.csv', index=False)
+    (out / 'machine.json').write_text(json.dumps(machine, indent=1) + '\n')
     plot_growth(g_df, g_fit, out / 'growth.png')
     return summary
 
@@ -261,7 +280,7 @@ def plot_growth(df: pd.DataFrame, fits: pd.DataFrame, path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     return path
 
-# %% ../nbs/07_benchmark.ipynb #9b5fbe5e
+# %% ../nbs/07_benchmark.ipynb #14f0e471
 SDPA_KERNELS = {'aten::_scaled_dot_product_flash_attention_for_cpu': 'flash (CPU)',
                 'aten::_scaled_dot_product_flash_attention': 'flash',
                 'aten::_scaled_dot_product_efficient_attention': 'memory-efficient',
@@ -317,11 +336,12 @@ def device_comparison(cfgs: dict[str, ModelConfig],
                          device=torch.cuda.get_device_name(device) if device.type == 'cuda' else device.type))
     return pd.DataFrame(rows)
 
-# %% ../nbs/07_benchmark.ipynb #14f0e471
+# %% ../nbs/07_benchmark.ipynb #2d1d9c72
 def run_device_benchmarks(out: str | Path = 'paper_tables/perf', device: str | torch.device = 'cuda', *, quick: bool = False,
                           repeats: int = 5, batch: int = 8, log=print) -> pd.DataFrame:
     "The paper preset against `attention_scope='full'` on `device`, bf16 autocast and float32: `device_comparison`, written to `out/device_<type>.csv`."
     device = _usable(device)
+    machine = hardware_info()
     base = ModelConfig.tiny(15, 13) if quick else ModelConfig.paper(15, 13, drop_path=0.)
     full = replace(base, attention_scope='full')
     cfgs = {'paper bf16': base, 'full bf16': full, 'paper fp32': base, 'full fp32': full}
@@ -329,6 +349,7 @@ def run_device_benchmarks(out: str | Path = 'paper_tables/perf', device: str | t
     df = device_comparison(cfgs, device, batch=batch, bf16=('paper bf16', 'full bf16'), repeats=repeats)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / f'device_{device.type}.csv', index=False)
+    (out / f'device_{device.type}_machine.json').write_text(json.dumps(machine, indent=1) + '\n')
     t = df.set_index('name')
     ratio = lambda col, p: t[col][f'full {p}'] / t[col][f'paper {p}']
     for p in ('bf16', 'fp32'):

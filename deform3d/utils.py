@@ -6,14 +6,14 @@ Docs: https://deform3d.github.io/deform3d/utils.html.md"""
 
 # %% ../nbs/08_utils.ipynb #84da0269
 from __future__ import annotations
-import contextlib, os, tempfile
+import contextlib, os, platform, tempfile
 from pathlib import Path
 from typing import Iterator
 import torch
 import yaml
 
 # %% auto #0
-__all__ = ['joint_present', 'atomic_path', 'check_file', 'split_assignment', 'parse_assignment']
+__all__ = ['joint_present', 'atomic_path', 'check_file', 'split_assignment', 'parse_assignment', 'hardware_info']
 
 # %% ../nbs/08_utils.ipynb #8f8377f6
 def joint_present(keypoints: torch.Tensor,             # (..., V, 2) pixel (x, y)
@@ -74,3 +74,22 @@ def parse_assignment(item: str, what: str = 'override') -> tuple[str, object]:
     if text == '': return key, ''
     try: return key, yaml.safe_load(text)
     except yaml.YAMLError as e: raise ValueError(f"{what} '{item}': cannot parse value: {e}".replace('\n', ' ')) from None
+
+# %% ../nbs/08_utils.ipynb #c16d2ff2
+def hardware_info() -> dict:
+    "CPU (name, cores, vector instruction sets), memory, accelerators and load of this machine."
+    cpu, cpuinfo = platform.processor(), {}
+    try: cpuinfo = dict((k.strip(), v.strip()) for k, v in (l.split(':', 1) for l in Path('/proc/cpuinfo').read_text().split('\n\n')[0].splitlines() if ':' in l))
+    except OSError: pass
+    cpu = cpuinfo.get('model name', cpu)
+    # "AMD EPYC" names Zen 4 and Zen 5 alike, whose bf16 matmuls differ 2x: the vendor's family and model numbers tell them apart
+    cpu_id = ' '.join(cpuinfo[k] for k in ('vendor_id', 'cpu family', 'model') if k in cpuinfo) or None
+    try: mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30
+    except (ValueError, OSError, AttributeError): mem = None
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    try: load = [round(x, 2) for x in os.getloadavg()]     # timings taken on a busy machine say so
+    except OSError: load = None
+    supported = lambda name: bool(getattr(torch.cpu, name, lambda: False)())
+    return dict(platform=platform.platform(), cpu=cpu, cpu_id=cpu_id, cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                cpu_capability=torch.backends.cpu.get_cpu_capability(), avx512_bf16=supported('_is_avx512_bf16_supported'),
+                amx=supported('_is_amx_tile_supported'), memory_gib=None if mem is None else round(mem, 1), gpus=gpus, load_average=load)

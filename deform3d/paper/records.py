@@ -11,12 +11,12 @@ from importlib import metadata
 from pathlib import Path
 import pandas as pd
 import torch
-from ..utils import atomic_path
+from ..utils import atomic_path, hardware_info   # hardware_info: 08_utils (the benchmarks record it too)
 from .targets import repo_root
 
 # %% auto #0
 __all__ = ['METRICS_FILE', 'PACKAGES', 'PATH_PARAMS', 'write_metrics', 'write_json', 'git_info', 'package_versions',
-           'portable_path', 'portable_text', 'hardware_info', 'load_records', 'latest_records']
+           'portable_path', 'portable_text', 'load_records', 'latest_records']
 
 # %% ../../nbs/31_paper_records.ipynb #55cd6e1a
 METRICS_FILE = 'metrics.json'
@@ -83,18 +83,6 @@ def portable_text(text: str | None, *paths: str | os.PathLike, base: str | os.Pa
         text = text.replace(p, portable_path(p, base))
     return text.replace(base + os.sep, '')
 
-def hardware_info() -> dict:
-    "CPU, memory and accelerators of this machine."
-    cpu = platform.processor()
-    try: cpu = next(l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name'))
-    except (OSError, StopIteration): pass
-    try: mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30
-    except (ValueError, OSError, AttributeError): mem = None
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
-    try: load = [round(x, 2) for x in os.getloadavg()]     # timings taken on a busy machine say so
-    except OSError: load = None
-    return dict(platform=platform.platform(), cpu=cpu, cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
-                memory_gib=None if mem is None else round(mem, 1), gpus=gpus, load_average=load)
 
 # %% ../../nbs/31_paper_records.ipynb #2f7d303f
 def load_records(tables_dir: Path) -> list[dict]:
