@@ -146,8 +146,9 @@ def write_video(path,
         with av.open(str(tmp), 'w', format={'.avi': 'avi', '.mkv': 'matroska'}.get(p.suffix.lower(), 'mp4')) as c:
             s = c.add_stream(codec, rate=fps)
             s.width, s.height, s.pix_fmt = w, h, 'yuv420p'
-            # x264's B-frame decisions vary from run to run on small frames: without B-frames the same frames give the same bytes
-            if codec == 'libx264': s.options = {'crf': str(crf), 'preset': 'veryfast', 'x264-params': 'bframes=0'}
+            # x264's B-frame decisions vary from run to run on small frames: without B-frames the same frames give the same bytes;
+            # one thread, because a CI run under load (2026-12-03) still once wrote other bytes for the same 32x32 frames
+            if codec == 'libx264': s.options = {'crf': str(crf), 'preset': 'veryfast', 'x264-params': 'bframes=0:threads=1'}
             for f in frames:
                 for pkt in s.encode(av.VideoFrame.from_ndarray(f, format='rgb24')): c.mux(pkt)
             for pkt in s.encode(): c.mux(pkt)
