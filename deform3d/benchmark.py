@@ -137,8 +137,9 @@ def model_steps(cfgs: dict[str, ModelConfig], *, batch: int = 1, bf16: tuple[str
 
 def module_steps(kind: str,                  # 'joint' | 'temporal'
                  *, persons: int = 2, frames: int = 12, joints: int = 25, grid: tuple[int, int] = (28, 28),
-                 dim: int = 256, num_heads: int = 4, window: int = 4) -> dict:   # the paper preset's width and heads
-    "`{'windows': step, 'full': step}`: fwd+bwd of one stride module and of its full-attention counterpart on the same tokens."
+                 dim: int = 256, num_heads: int = 4, window: int = 4,   # the paper preset's width and heads
+                 bf16: bool = False) -> dict:                           # under bf16 autocast, as `train` runs by default
+    "`{'windows': step, 'full': step}`: fwd+bwd of one stride module and of its full-attention counterpart on the same tokens; a step returns its loss."
     R, T = persons * joints, frames
     g = torch.Generator().manual_seed(0)
     rnd = lambda *s: torch.randn(1, *s, dim, generator=g, requires_grad=True)
@@ -150,10 +151,13 @@ def module_steps(kind: str,                  # 'joint' | 'temporal'
         torch.manual_seed(0)
         mod = cls(dim, num_heads=num_heads, window=window, full=full)
         def step(mod=mod):
-            out = mod(*inputs, **kw)
-            sum(o.sum() for o in (out if isinstance(out, tuple) else (out,))).backward()
+            with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+                out = mod(*inputs, **kw)
+                loss = sum(o.float().sum() for o in (out if isinstance(out, tuple) else (out,)))
+            loss.backward()
             mod.zero_grad(set_to_none=True)
             for x in inputs: x.grad = None
+            return loss.detach()
         steps[name] = step
     return steps
 
@@ -243,16 +247,21 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
     for kind, key, points in (('joint', 'persons', (1, 2, 4, 8)), ('temporal', 'frames', (8, 12, 16, 32))):
         for x in points:
             log(f"{kind} stride module, {key}={x}")
-            t = interleaved(module_steps(kind, **{key: x}, **small), repeats=3 * repeats if kind == 'joint' else repeats)   # joint steps are short and noisy
+            steps = module_steps(kind, **{key: x}, **small)
+            steps |= {f'{n} bf16': fn for n, fn in module_steps(kind, **{key: x}, **small, bf16=True).items()}
+            t = interleaved(steps, repeats=3 * repeats if kind == 'joint' else repeats)   # joint steps are short and noisy
+            med = t.groupby('name')[['cpu_s', 'page_faults']].median()
             mods.append(dict(module=kind, varied=key, value=x, speedup=speedup(t, 'full', 'windows'),
-                             windows_cpu_s=t[t.name == 'windows'].cpu_s.median(), full_cpu_s=t[t.name == 'full'].cpu_s.median(),
-                             windows_page_faults=t[t.name == 'windows'].page_faults.median(), full_page_faults=t[t.name == 'full'].page_faults.median()))
+                             speedup_bf16=speedup(t, 'full bf16', 'windows bf16'),
+                             **{f"{n.replace(' ', '_')}_cpu_s": med.cpu_s[n] for n in steps},
+                             windows_page_faults=med.page_faults['windows'], full_page_faults=med.page_faults['full']))
     mods = pd.DataFrame(mods)
-    pick = lambda m, v: float(mods[(mods.module == m) & (mods.value == v)].speedup.iloc[0])
-    rows += [_summary_row('joint stride module vs full, NTU 2 persons', pick('joint', 2), 1.0),
-             _summary_row('joint stride module vs full, NTU 4 persons', pick('joint', 4), 1.5),
-             _summary_row('temporal stride module vs full, T=12', pick('temporal', 12), 1.2),
-             _summary_row('temporal stride module vs full, T=32', pick('temporal', 32), 2.0)]
+    pick = lambda m, v, col: float(mods[(mods.module == m) & (mods.value == v)][col].iloc[0])
+    for col, label in (('speedup', 'float32'), ('speedup_bf16', 'bf16 autocast')):
+        rows += [_summary_row(f'joint stride module vs full, NTU 2 persons, {label}', pick('joint', 2, col), 1.0),
+                 _summary_row(f'joint stride module vs full, NTU 4 persons, {label}', pick('joint', 4, col), 1.5),
+                 _summary_row(f'temporal stride module vs full, T=12, {label}', pick('temporal', 12, col), 1.2),
+                 _summary_row(f'temporal stride module vs full, T=32, {label}', pick('temporal', 32, col), 2.0)]
     log("FLOP growth (meta device)")
     ntu = replace(base, num_joints=25, num_persons=2)
     g_df, g_fit = growth({'paper': ntu, 'full': replace(ntu, attention_scope='full')},
