@@ -14,8 +14,8 @@ from einops import rearrange
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
 
 # %% auto #0
-__all__ = ['EXPLICIT_MAX_KEYS', 'EXPLICIT_MAX_WEIGHTS_BF16', 'native_bf16', 'use_sdpa', 'Attention', 'DropPath', 'FeedForward',
-           'AttentionBlock', 'attention_scores', 'attention_flops', 'full_attention_scores']
+__all__ = ['EXPLICIT_MAX_KEYS', 'EXPLICIT_MAX_WEIGHTS_BF16', 'native_bf16', 'use_sdpa', 'Attention', 'WindowAttention',
+           'DropPath', 'FeedForward', 'AttentionBlock', 'attention_scores', 'attention_flops', 'full_attention_scores']
 
 # %% ../nbs/00_layers.ipynb #624f091d
 EXPLICIT_MAX_KEYS = 0            # on the CPU, the fused path writes the softmax out up to this many keys, in any dtype: none (measured below)
@@ -98,7 +98,25 @@ class Attention(nn.Module):
         weights = self.probe(logits.softmax(dim=-1))
         return F.dropout(weights, p) @ v
 
-# %% ../nbs/00_layers.ipynb #36d95f94
+# %% ../nbs/00_layers.ipynb #c6eaff03
+class WindowAttention(torch.autograd.Function):
+    "softmax(q k^T + bias) v over head-major windows `(n, n_q, e)`, q already scaled: three batched matmuls, the weights kept for a hand-written backward."
+    @staticmethod
+    @torch.amp.custom_fwd(device_type='cpu')
+    def forward(ctx, q, k, v, bias):
+        logits = torch.bmm(q, k.transpose(1, 2)) if bias is None else torch.baddbmm(bias, q, k.transpose(1, 2))
+        weights = logits.softmax(dim=-1)
+        ctx.save_for_backward(q, k, v, weights)
+        return torch.bmm(weights, v)
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type='cpu')
+    def backward(ctx, grad):
+        q, k, v, weights = ctx.saved_tensors
+        grad_logits = torch._softmax_backward_data(torch.bmm(grad, v.transpose(1, 2)), weights, -1, weights.dtype)
+        return torch.bmm(grad_logits, k), torch.bmm(grad_logits.transpose(1, 2), q), torch.bmm(weights.transpose(1, 2), grad), None
+
+# %% ../nbs/00_layers.ipynb #4fa56b7c
 class DropPath(nn.Module):
     "Stochastic depth: drop the whole residual branch of a sample with probability `p` (scaled at training time)."
     def __init__(self, p: float = 0.):
@@ -114,7 +132,7 @@ class FeedForward(nn.Sequential):
     def __init__(self, dim: int, hidden: int, drop: float = 0.):
         super().__init__(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(drop), nn.Linear(hidden, dim), nn.Dropout(drop))
 
-# %% ../nbs/00_layers.ipynb #edf417fe
+# %% ../nbs/00_layers.ipynb #708f80f1
 class AttentionBlock(nn.Module):
     "Pre-norm `x_q + MSA(LN(x_q), LN(x_kv))`, then `x + FFN(LN(x))`, for query and key/value sets `(... n d)`."
     def __init__(self,
@@ -158,7 +176,7 @@ class AttentionBlock(nn.Module):
         x = x + self.drop_path(out)
         return x + self.drop_path(self.ffn(self.norm2(x)))
 
-# %% ../nbs/00_layers.ipynb #4a5d5dd7
+# %% ../nbs/00_layers.ipynb #4ebc2c97
 def attention_scores(module: nn.Module, *inputs, **kwargs) -> int:
     "Attention-score entries (heads x n_q x n_kv, summed over windows, batch and calls) of one forward of `module`."
     head_dims = {m.head_dim for m in module.modules() if isinstance(m, Attention)}
@@ -182,7 +200,7 @@ def attention_flops(module: nn.Module, *inputs, backward: bool = False, **kwargs
     attn = sum(v for op, v in counts.items() if 'scaled_dot_product' in str(op) or str(op).endswith('bmm'))
     return {'attention': int(attn), 'total': int(sum(counts.values()))}
 
-# %% ../nbs/00_layers.ipynb #1fad0bbf
+# %% ../nbs/00_layers.ipynb #0507c969
 def full_attention_scores(block: AttentionBlock, tokens: torch.Tensor) -> int:
     "Score entries of full attention (Eq. A2 / A5) of `block` over all tokens of each sample: `tokens` `(b t n d)` flattened to `(b (t n) d)`."
     return attention_scores(block, rearrange(tokens, 'b t n d -> b (t n) d'))

@@ -12,12 +12,13 @@ import torch
 import torch.nn as nn
 from einops import rearrange, repeat
 from torch.utils.checkpoint import checkpoint, create_selective_checkpoint_contexts, CheckpointPolicy
-from .layers import AttentionBlock, attention_scores, attention_flops, full_attention_scores
+from .layers import AttentionBlock, WindowAttention, attention_scores, attention_flops, full_attention_scores
 
 # %% auto #0
-__all__ = ['KV_WINDOWS', 'STRIDE_FFN', 'RECOMPUTE_WINDOWS_BYTES', 'KEPT_ATTENTION_OPS', 'window_stride', 'window_starts',
-           'window_pairs_loop', 'window_index', 'window_table', 'joint_token_index', 'frame_token_index',
-           'merge_windows', 'StrideAttention', 'JointStrideAttention', 'TemporalStrideAttention', 'window_dependency']
+__all__ = ['KV_WINDOWS', 'STRIDE_FFN', 'RECOMPUTE_WINDOWS_BYTES', 'HEAD_MAJOR_MAX_KEYS', 'KEPT_ATTENTION_OPS', 'window_stride',
+           'window_starts', 'window_pairs_loop', 'window_index', 'window_table', 'joint_token_index',
+           'frame_token_index', 'merge_windows', 'StrideAttention', 'JointStrideAttention', 'TemporalStrideAttention',
+           'window_dependency']
 
 # %% ../nbs/04_stride.ipynb #4bfcd130
 KV_WINDOWS = ('cyclic', 'span', 'paper')
@@ -150,6 +151,7 @@ def merge_windows(values: torch.Tensor,              # (B, nw, w, ...) one outpu
 # %% ../nbs/04_stride.ipynb #274fc2a1
 STRIDE_FFN = ('token', 'window')
 RECOMPUTE_WINDOWS_BYTES = 16 * 2**20   # smaller gathered q, k, v windows are kept for backward: recomputing costs more there
+HEAD_MAJOR_MAX_KEYS = 128              # float32 windows on the CPU with at most this many keys, kept for backward, are gathered head-major
 # What the attention itself returns (the kernel's output and log-sum-exp, or the explicit softmax's weights) is kept through the
 # recompute: the forward of the attention is not run twice, only the gathers, the merge and W_o are.
 KEPT_ATTENTION_OPS = tuple(getattr(torch.ops.aten, name).default for name in (
@@ -197,12 +199,14 @@ class StrideAttention(nn.Module):
 
     def project(self, x: torch.Tensor): return self.block.project(x)     # LayerNorm and q, k, v: once per token
 
-    def attend_windows(self, build, finish, tensors: tuple, mask: torch.Tensor | None, *, fused: bool = True, gathered: int = 0):
-        "`finish(attend(*build(*tensors), mask))`: attention over the windows that `build` gathers from the per-token `tensors` (`gathered` elements)."
-        attn = self.block.attn
-        def region(*ts): return finish(attn.attend(*build(*ts), mask, fused=fused))
-        if not gathered or gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES or not (fused and not attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
-            return region(*tensors)
+    def recomputes(self, tensors: tuple, gathered: int, fused: bool = True) -> bool:
+        "Whether the windows gathered from the per-token `tensors` (`gathered` elements) are recomputed in the backward pass instead of kept."
+        if not gathered or gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES: return False
+        return fused and not self.block.attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+    def attend_windows(self, region, tensors: tuple, *, recompute: bool = False):
+        "`region(*tensors)`: the gathers, the attention and the merge over the windows, from the per-token `tensors`; under selective checkpointing if `recompute`."
+        if not recompute: return region(*tensors)
         # Windows hold each token ~wnd/s times: keep the per-token q, k, v and the attention's outputs; gather again in backward.
         return checkpoint(region, *tensors, use_reentrant=False, context_fn=partial(create_selective_checkpoint_contexts, _keep_attention))
 
@@ -214,29 +218,45 @@ class StrideAttention(nn.Module):
                       fused: bool = True) -> torch.Tensor:      # (b L d)
         "LN, q, k, v once per token; all windows in one attention call; the merge; then W_o and the FFN once per token (`ffn='token'`) or the block on every window copy before the merge."
         B, L, D = x.shape
+        attn, (nw, n_q), n_kv = self.block.attn, q_idx.shape, kv_idx.shape[1]
+        H, whole = attn.num_heads, tuple(q_idx.shape) == (1, L)       # whole: one window over all tokens (`full`)
         mask = weight = None
         if key_mask is not None:
             mask = _gather(key_mask, kv_idx)                                               # ((b nw) n_kv)
             weight = rearrange(mask[:, :counting], '(b nw) n -> b nw n', b=B).any(-1)      # windows with a present key
-        def build(q, k, v): return _gather(q, q_idx), _gather(k, kv_idx), _gather(v, kv_idx)
-        def finish(out):                  # in the recomputed region: the merged outputs are not kept for the backward pass
-            out = rearrange(out, '(b nw) n d -> b nw n d', b=B)
-            if self.ffn == 'window': return out, None
-            merged, covered = merge_windows(out, q_idx, counts, weight)
-            return self.block.attn.proj_drop(self.block.attn.proj(merged)), covered          # W_o once per token
-        # elements copied into windows; none for one window over all tokens (`full`), which holds each token once, like
-        # the full attention of any transformer (and of `deform3d.deformable`), and so keeps what it computes
-        gathered = 0 if tuple(q_idx.shape) == (1, L) else B * q_idx.shape[0] * (q_idx.shape[1] + 2 * kv_idx.shape[1]) * D
-        out, covered = self.attend_windows(build, finish, self.project(x), mask, fused=fused, gathered=gathered)
+        qkv = self.project(x)
+        # elements copied into windows: none for one window over all tokens (`full`), which keeps what it computes, like any transformer
+        recompute = self.recomputes(qkv, 0 if whole else B * nw * (n_q + 2 * n_kv) * D, fused)
+        if (fused and not whole and not recompute and not attn.keep_attention and not (attn.training and attn.attn_drop)
+                and x.device.type == 'cpu' and qkv[0].dtype == torch.float32 and n_kv <= HEAD_MAJOR_MAX_KEYS):   # Decision below
+            # head-major: q, k, v split per token into ((h b) L e), the windows gathered as ((h b nw) n e), ready for bmm.
+            # -inf on absent keys; a window without any key attends to all (finite, and never merged)
+            keys = None if mask is None else mask | ~mask.any(-1, keepdim=True)
+            bias = None if keys is None else repeat(torch.zeros(keys.shape).masked_fill_(~keys, float('-inf')), 'bnw n -> (h bnw) 1 n', h=H)
+            weight_h = None if weight is None else repeat(weight, 'b nw -> (h b) nw', h=H)
+            def region(q, k, v):
+                q = q * attn.head_dim ** -0.5                                  # once per token, not per window copy
+                q, k, v = (_gather(rearrange(t, 'b l (h e) -> (h b) l e', h=H), idx) for t, idx in ((q, q_idx), (k, kv_idx), (v, kv_idx)))
+                out = rearrange(WindowAttention.apply(q, k, v, bias), '(hb nw) n e -> hb nw n e', nw=nw)
+                if self.ffn == 'window': return rearrange(out, '(h b) nw n e -> b nw n (h e)', h=H), None
+                merged, covered = merge_windows(out, q_idx, counts, weight_h)                    # per head, then W_o once per token
+                return attn.proj_drop(attn.proj(rearrange(merged, '(h b) l e -> b l (h e)', h=H))), None if covered is None else covered[:B]
+        else:
+            def region(q, k, v):          # when recomputed: the merged outputs are not kept for the backward pass either
+                out = attn.attend(_gather(q, q_idx), _gather(k, kv_idx), _gather(v, kv_idx), mask, fused=fused)
+                out = rearrange(out, '(b nw) n d -> b nw n d', b=B)
+                if self.ffn == 'window': return out, None
+                merged, covered = merge_windows(out, q_idx, counts, weight)
+                return attn.proj_drop(attn.proj(merged)), covered                                  # W_o once per token
+        out, covered = self.attend_windows(region, qkv, recompute=recompute)
         if self.ffn == 'token': return self.block.update(x, out, covered)
         copies = self.block.update(rearrange(_gather(x, q_idx), '(b nw) n d -> b nw n d', b=B), out, projected=False)
         merged, covered = merge_windows(copies, q_idx, counts, weight)     # the literal block on every window copy, then the mean
         return merged if covered is None else torch.where(covered[..., None], merged, x)
 
-
     def extra_repr(self) -> str: return 'full' if self.full else f"window={self.window}, stride={self.stride}, kv_windows={self.kv_windows!r}, ffn={self.ffn!r}"
 
-# %% ../nbs/04_stride.ipynb #67f90822
+# %% ../nbs/04_stride.ipynb #271b27c4
 class JointStrideAttention(StrideAttention):
     "Algorithm A1: query windows of `window` joints over all frames (+ all modal tokens) attend to their key/value windows."
     def __init__(self, dim: int, num_heads: int = 8, window: int = 4, stride: int | None = None, *,
@@ -313,7 +333,7 @@ class JointStrideAttention(StrideAttention):
         if self.ffn == 'window': return torch.where(cov_p, mean_p, pose), torch.where(cov_m, mean_m, modal)
         return blk.update(pose, mean_p * cov_p), blk.update(modal, mean_m * cov_m)
 
-# %% ../nbs/04_stride.ipynb #418347ef
+# %% ../nbs/04_stride.ipynb #652ec8dc
 class TemporalStrideAttention(StrideAttention):
     "Algorithm A2: query windows of `window` frames (all their tokens) attend to their key/value frame windows."
     def _inputs(self, groups, key_masks):
@@ -371,7 +391,7 @@ class TemporalStrideAttention(StrideAttention):
         outs = out.split([x.shape[2] for x in groups], dim=2)
         return outs[0] if len(outs) == 1 else outs
 
-# %% ../nbs/04_stride.ipynb #ed4ad3bb
+# %% ../nbs/04_stride.ipynb #d4538b04
 def window_dependency(length: int, window: int, *, stride: int | None = None, kv_windows: str = 'cyclic') -> torch.Tensor:
     "Boolean `(L, L)` mask: `[i, j]` is True where input token `j` can change output token `i` in one stride attention layer."
     q_idx, kv_idx, _ = window_index(length, window, stride=stride, kv_windows=kv_windows)
