@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test install export readme check-sync nbtest pytest demo
+.PHONY: test install export readme check-sync lint nbtest pytest demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ check-sync: $(STAMP)
 	  git status --porcelain -- nbs deform3d; exit 1; fi; \
 	echo "notebooks clean and library in sync"
 
+# No line over 120 characters and no `;` between statements, in the exported package and the tests (pyproject [tool.ruff]).
+lint: $(STAMP)
+	$(BIN)/ruff check deform3d tests
+
 # One BLAS/OpenMP thread per process: nbdev-test runs two notebooks at once on two cores, and the tests' tiny tensors run
 # several times slower when two threads contend (measured: the model notebook 22 s of CPU with 2 threads, 5 s with 1).
 TEST_ENV := OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1}
@@ -52,7 +56,7 @@ nbtest: $(STAMP)
 pytest: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
-test: check-sync nbtest pytest
+test: check-sync lint nbtest pytest
 
 # The CPU demo: the synthetic RGB + skeleton set, the fused model and its RGB-only and pose-only variants, an evaluation, and
 # runs/demo/report.md (metrics, curves, confusion matrix). One thread per training: the fused model and its RGB-only variant
@@ -63,7 +67,7 @@ DEMO_OUT := runs/demo
 DEMO_SET := --set data.root=$(DEMO_DATA) $(DEMO_ARGS)   # DEMO_ARGS: extra --set overrides, e.g. make demo DEMO_ARGS='--set train.epochs=2'
 
 # Rewritten when the generator or this file changes (a data set left by an older version is not reused).
-$(DEMO_DATA)/meta.json: $(STAMP) deform3d/synthetic.py deform3d/synthetic_clips.py deform3d/video.py Makefile
+$(DEMO_DATA)/meta.json: $(STAMP) deform3d/data/synthetic.py deform3d/data/render.py deform3d/data/video.py Makefile
 	rm -rf $(DEMO_DATA)
 	$(BIN)/deform3d synth $(DEMO_DATA) --clips 600 --seed 0
 
@@ -76,5 +80,5 @@ demo:
 	$(BIN)/deform3d eval demo $(DEMO_SET) --checkpoint $(DEMO_OUT)/checkpoints/last.pt --out $(DEMO_OUT)/eval --quiet && \
 	$(BIN)/deform3d report $(DEMO_OUT) --variant rgb-only=$(DEMO_OUT)/rgb_only --variant pose-only=$(DEMO_OUT)/pose_only \
 	  --title "deform3d demo: cross-modal fusion on the synthetic set" \
-	  --notes "Ten classes = five motions x two held objects (deform3d.synthetic): the pose alone cannot tell the objects apart (ceiling 50 %); in the pixels the object is plain but the motion is faint (thin limbs among moving clutter); only the fused model has every cue at hand. Total wall time of make demo, set-up included: $$(( $$(date +%s) - t0 )) s." && \
+	  --notes "Ten classes = five motions x two held objects (deform3d.data.synthetic): the pose alone cannot tell the objects apart (ceiling 50 %); in the pixels the object is plain but the motion is faint (thin limbs among moving clutter); only the fused model has every cue at hand. Total wall time of make demo, set-up included: $$(( $$(date +%s) - t0 )) s." && \
 	echo "demo: done in $$(( $$(date +%s) - t0 )) s; see $(DEMO_OUT)/report.md"

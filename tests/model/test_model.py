@@ -1,0 +1,52 @@
+"Fast checks of the model's public interface (the notebooks nbs/01, 02, 05 and 06 hold the full tests)."
+import pytest
+import torch
+import torch.nn.functional as F
+from deform3d.model.deformer import ModelConfig, Deformer3D
+
+
+def _batch(cfg: ModelConfig, B: int = 2, M: int = 2):
+    g = torch.Generator().manual_seed(0)
+    H, W = cfg.img_size
+    T = cfg.num_frames
+    video = torch.randn(B, 3, T, H, W, generator=g)
+    kp = torch.rand(B, M, T, cfg.num_joints, 2, generator=g) * torch.tensor([W - 1., H - 1.])
+    sc = torch.rand(B, M, T, cfg.num_joints, generator=g)
+    return video, kp, sc
+
+
+@pytest.mark.parametrize("modalities", ['rgb+pose', 'rgb', 'pose'])
+def test_tiny_trains_one_step(modalities):
+    cfg = ModelConfig.tiny(4, 13, num_frames=4, img_size=32, depth=1, modalities=modalities)
+    model = Deformer3D(cfg)
+    video, kp, sc = _batch(cfg)
+    logits = model(None if modalities == 'pose' else video, None if modalities == 'rgb' else kp, sc)
+    assert logits.shape == (2, 4)
+    F.cross_entropy(logits, torch.tensor([0, 3])).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_presets_and_validation():
+    paper = ModelConfig.paper(15, 13)
+    assert (paper.num_frames, paper.img_size, paper.dim, paper.grid) == (12, (224, 224), 256, (28, 28))
+    with pytest.raises(ValueError, match="attention"):
+        ModelConfig.tiny(5, 13, attention=('spatial',))
+    with pytest.raises(ValueError, match="multiple of 8"):
+        ModelConfig.tiny(5, 13, img_size=30)
+    with pytest.raises(ValueError, match="temporal_stride must be"):
+        ModelConfig.tiny(5, 13, temporal_window=4, temporal_stride=5)
+    with pytest.raises(ValueError, match="joint_stride must be"):
+        ModelConfig.tiny(5, 13, joint_stride=0)
+
+
+def test_non_default_strides_build_and_run():
+    "joint_stride / temporal_stride reach the modules and change the output (Fig. 7(a) sweeps them)."
+    cfg = ModelConfig.tiny(4, 13, num_frames=4, img_size=16, depth=1, joint_stride=1, temporal_window=2, temporal_stride=2)
+    torch.manual_seed(0)
+    model = Deformer3D(cfg).eval()
+    assert (model.blocks[0].joint.stride, model.blocks[0].temporal.stride, model.blocks[0].temporal.window) == (1, 2, 2)
+    default = Deformer3D(ModelConfig.tiny(4, 13, num_frames=4, img_size=16, depth=1, temporal_window=2)).eval()
+    default.load_state_dict(model.state_dict())
+    video, kp, sc = _batch(cfg)
+    with torch.no_grad(): logits, ref = model(video, kp, sc), default(video, kp, sc)
+    assert logits.shape == (2, 4) and torch.isfinite(logits).all() and not torch.allclose(logits, ref)
