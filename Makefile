@@ -61,7 +61,7 @@ test: check-sync lint nbtest pytest
 # The CPU demo: the synthetic RGB + skeleton set, the fused model and its RGB-only and pose-only variants, an evaluation, and
 # runs/demo/report.md (metrics, curves, confusion matrix). One thread per training: the fused model and its RGB-only variant
 # train side by side on two cores, then the (cheap) pose-only variant.
-# Measured figures: README.md ("make demo").
+# What it reached: runs/demo/report.md (written by the run itself).
 DEMO_DATA := data/synthetic
 DEMO_OUT := runs/demo
 DEMO_SET := --set data.root=$(DEMO_DATA) $(DEMO_ARGS)   # DEMO_ARGS: extra --set overrides, e.g. make demo DEMO_ARGS='--set train.epochs=2'

@@ -1,4 +1,4 @@
-"""`init_recognizer` and `inference_recognizer`, the names MMAction2 users know: a trained checkpoint, one video (a file, a frame folder or an array) and its skeleton (any format `deform3d.data.skeletons` reads, or arrays) give the top-k classes and the whole score vector.
+"""`init_recognizer` and `inference_recognizer` (MMAction2's names): classify a video and its skeleton
 
 Docs: https://deform3d.github.io/deform3d/api.html.md"""
 
@@ -20,7 +20,8 @@ from .data.readers import load_pyskl_pickle
 from .training.builders import forward, to_device
 from .training.evaluate import clip_average
 from .explain import explain_sample
-from .data.skeletons import SKELETON_LAYOUTS, Skeleton, SkeletonError, convert_layout, read_skeleton, skeleton_format, skeleton_layout
+from .data.skeletons import (SKELETON_LAYOUTS, Skeleton, SkeletonError, convert_layout, read_skeleton, skeleton_format,
+                             skeleton_layout)
 from .data.transforms import LAYOUTS, ClipTransform
 
 # %% auto #0
@@ -31,11 +32,11 @@ LAYOUT_BY_JOINTS = {l.num_joints: name for name, l in LAYOUTS.items()}
 
 @dataclass
 class Recognizer:
-    "A trained model ready for inference: weights, config, class names, joint layout and test-time transform."
+    "A trained model ready for inference: weights, config, classes, joint layout, test-time transform."
     model: nn.Module                 # in eval mode, on `device`
     config: ExperimentConfig         # resolved: data.clip_len, img_size and num_persons set
     classes: list[str]
-    layout: str                      # joint layout of the keypoints the model reads (a name of `deform3d.data.skeletons.SKELETON_LAYOUTS`)
+    layout: str                      # joint layout of the keypoints the model reads (a name of `SKELETON_LAYOUTS`)
     transform: ClipTransform         # the test-time transform
     device: torch.device
     checkpoint: str = ''
@@ -49,7 +50,7 @@ class Recognizer:
     @property
     def uses_pose(self) -> bool: return 'pose' in self.config.model.modalities
 
-def init_recognizer(checkpoint: str | os.PathLike | dict,   # a checkpoint file written by `deform3d train`, or one loaded
+def init_recognizer(checkpoint: str | os.PathLike | dict,   # a checkpoint file of `deform3d train`, or one loaded
                     device: str | torch.device | None = None, # None: CUDA when available, else the CPU
                    ) -> Recognizer:
     "Load a checkpoint safely into a `Recognizer`."
@@ -58,17 +59,19 @@ def init_recognizer(checkpoint: str | os.PathLike | dict,   # a checkpoint file 
     cfg = resolve(cfg)
     V = cfg.model.num_joints
     layout = ck.get('layout') or LAYOUT_BY_JOINTS.get(V)
-    if layout is None: raise ValueError(f"checkpoint '{checkpoint}': no joint layout has {V} joints (known: {LAYOUT_BY_JOINTS})")
+    if layout is None:
+        raise ValueError(f"checkpoint '{checkpoint}': no joint layout has {V} joints (known: {LAYOUT_BY_JOINTS})")
     if skeleton_layout(layout).num_joints != V:
-        raise ValueError(f"checkpoint '{checkpoint}': layout {layout!r} has {skeleton_layout(layout).num_joints} joints, the model {V}")
+        n = skeleton_layout(layout).num_joints
+        raise ValueError(f"checkpoint '{checkpoint}': layout {layout!r} has {n} joints, the model {V}")
     device = torch.device(device if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu'))
-    d = cfg.data
-    return Recognizer(model.to(device).eval(), cfg, classes, layout, ClipTransform(img_size=d.img_size, train=False, layout=layout),
-                      device, '' if isinstance(checkpoint, dict) else str(checkpoint))
+    transform = ClipTransform(img_size=cfg.data.img_size, train=False, layout=layout)
+    return Recognizer(model.to(device).eval(), cfg, classes, layout, transform, device,
+                      '' if isinstance(checkpoint, dict) else str(checkpoint))
 
 # %% ../nbs/41_api.ipynb #5ab8436e
 class _Clip(PoseVideoDataset):
-    "The test-time dataset of one clip whose frames may also be a `(T, H, W, 3)` uint8 array (record key 'array')."
+    "The test-time dataset of one clip; its frames may be a `(T, H, W, 3)` uint8 array (key 'array')."
     def video_meta(self, rec: dict) -> tuple[int, int, int]:
         if 'array' in rec: return tuple(rec['array'].shape[:3])
         return super().video_meta(rec)
@@ -77,7 +80,7 @@ class _Clip(PoseVideoDataset):
         return super().read_frames(rec, indices, size)
 
 def _video_source(video, ds: _Clip) -> tuple[dict, int, tuple[int, int], str]:
-    "(record fields, frame count, (H, W), file stem or None) of a video file, a frame folder or a (T, H, W, 3) uint8 array."
+    "(record fields, frame count, (H, W), stem or None) of a video file, frame folder or uint8 array."
     if isinstance(video, (str, os.PathLike)):
         p = Path(video)
         if not p.exists(): raise FileNotFoundError(f"{p}: no such video file or frame folder")
@@ -94,7 +97,8 @@ def _skeleton_arrays(skeleton, rec: Recognizer, *, num_frames: int, img_shape: t
                      frame_dir: str | None, layout: str | None) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     "(keypoints (M, T, V, 2), scores (M, T, V), the (H, W) they refer to) in the recognizer's layout."
     if skeleton is None:
-        if rec.uses_pose: raise ValueError(f"the model reads skeletons (modalities={rec.config.model.modalities!r}): pass skeleton=")
+        if rec.uses_pose:
+            raise ValueError(f"the model reads skeletons (modalities={rec.config.model.modalities!r}): pass skeleton=")
         V = skeleton_layout(rec.layout).num_joints
         return np.zeros((1, num_frames, V, 2), np.float32), np.zeros((1, num_frames, V), np.float32), img_shape
     if isinstance(skeleton, (str, os.PathLike)):
@@ -102,7 +106,8 @@ def _skeleton_arrays(skeleton, rec: Recognizer, *, num_frames: int, img_shape: t
             frame_dir = _pyskl_entry(skeleton, name)
         sk = read_skeleton(skeleton, layout=rec.layout, num_frames=num_frames, img_shape=img_shape, frame_dir=frame_dir)
         return sk.keypoints, sk.scores, img_shape
-    if isinstance(skeleton, Skeleton): kp, sc, src, where = skeleton.keypoints, skeleton.scores, skeleton.layout, skeleton.source or 'skeleton'
+    if isinstance(skeleton, Skeleton):
+        kp, sc, src, where = skeleton.keypoints, skeleton.scores, skeleton.layout, skeleton.source or 'skeleton'
     else:
         kp, sc = skeleton if isinstance(skeleton, (tuple, list)) else (skeleton, None)
         kp = np.asarray(kp.detach().cpu() if torch.is_tensor(kp) else kp, np.float32)
@@ -111,30 +116,38 @@ def _skeleton_arrays(skeleton, rec: Recognizer, *, num_frames: int, img_shape: t
             sc = np.asarray(sc.detach().cpu() if torch.is_tensor(sc) else sc, np.float32)
             if sc.ndim == kp.ndim - 2: sc = sc[None]
         src, where = layout or rec.layout, 'skeleton array'
-    if kp.ndim != 4 or kp.shape[-1] != 2: raise SkeletonError(f"{where}: keypoints must be (M, T, V, 2) pixel (x, y), got shape {kp.shape}")
+    if kp.ndim != 4 or kp.shape[-1] != 2:
+        raise SkeletonError(f"{where}: keypoints must be (M, T, V, 2) pixel (x, y), got shape {kp.shape}")
     if sc is None: sc = np.isfinite(kp).all(-1).astype(np.float32)
-    if sc.shape != kp.shape[:3]: raise SkeletonError(f"{where}: scores {sc.shape} do not match keypoints {kp.shape} (expected {kp.shape[:3]})")
-    if kp.shape[2] != skeleton_layout(src).num_joints:
-        if src != rec.layout:
-            raise SkeletonError(f"{where}: {kp.shape[2]} joints, but layout {src!r} has {skeleton_layout(src).num_joints}")
-        fits = [n for n, l in SKELETON_LAYOUTS.items() if l.num_joints == kp.shape[2]]
-        raise SkeletonError(f"{where}: the checkpoint expects {skeleton_layout(src).num_joints} joints (its layout {src!r}), the skeleton "
-                            f"has {kp.shape[2]} (" + (f"the {' or '.join(map(repr, fits))} layout: pass layout= to convert it)" if fits
-                                                      else "no known layout has that many)"))
-    if kp.shape[1] != num_frames: raise SkeletonError(f"{where}: skeleton has {kp.shape[1]} frames, the video {num_frames}")
+    if sc.shape != kp.shape[:3]:
+        raise SkeletonError(f"{where}: scores {sc.shape} do not match keypoints {kp.shape} (expected {kp.shape[:3]})")
+    V, want = kp.shape[2], skeleton_layout(src).num_joints
+    if V != want:
+        if src != rec.layout: raise SkeletonError(f"{where}: {V} joints, but layout {src!r} has {want}")
+        fits = [n for n, l in SKELETON_LAYOUTS.items() if l.num_joints == V]
+        hint = (f"the {' or '.join(map(repr, fits))} layout: pass layout= to convert it" if fits
+                else "no known layout has that many")
+        raise SkeletonError(f"{where}: the checkpoint expects {want} joints (its layout {src!r}), "
+                            f"the skeleton has {V} ({hint})")
+    if kp.shape[1] != num_frames:
+        raise SkeletonError(f"{where}: skeleton has {kp.shape[1]} frames, the video {num_frames}")
     shape = getattr(skeleton, 'img_shape', None)
     if shape is not None and tuple(shape) != tuple(img_shape):
-        raise SkeletonError(f"{where}: skeleton is for {shape[0]}x{shape[1]} (HxW) frames, the video's are {img_shape[0]}x{img_shape[1]}")
+        raise SkeletonError(f"{where}: skeleton is for {shape[0]}x{shape[1]} (HxW) frames, "
+                            f"the video's are {img_shape[0]}x{img_shape[1]}")
     kp, sc = convert_layout(kp, sc, src, rec.layout)
     return kp, sc, img_shape
 
 def _pyskl_entry(path, name: str) -> str | None:
-    "The `frame_dir` of the annotation of a PYSKL pickle for the video called `name` (FineGYM ids with or without markers); None for a one-clip pickle."
+    "The `frame_dir` of the video `name` in the PYSKL pickle `path`; None for a one-clip pickle."
+    # `name` matches with or without the FineGYM id markers (`gym_clip_key`)
     anns = load_pyskl_pickle(path)['annotations']
     if len(anns) == 1: return None
     want = gym_clip_key(name)
     hit = next((a['frame_dir'] for a in anns if gym_clip_key(a['frame_dir']) == want), None)
-    if hit is None: raise SkeletonError(f"{path}: no annotation for the video {name!r} among its {len(anns)} clips: say which with frame_dir")
+    if hit is None:
+        raise SkeletonError(f"{path}: no annotation for the video {name!r} among its {len(anns)} clips: "
+                            "say which with frame_dir")
     return str(hit)
 
 # %% ../nbs/41_api.ipynb #98051489
@@ -146,18 +159,19 @@ class Prediction:
     probs: list[float]               # their probabilities
     scores: np.ndarray               # (num_classes,) class probabilities (softmax averaged over the clips)
     clip_logits: np.ndarray          # (clips, num_classes)
-    inputs: dict = field(repr=False) # the model input: video (K, 3, T, S, S), keypoints (K, M, T, V, 2), scores (K, M, T, V)
+    # the model input: video (K, 3, T, S, S), keypoints (K, M, T, V, 2), scores (K, M, T, V)
+    inputs: dict = field(repr=False)
 
     def top(self) -> list[tuple[str, float]]: return list(zip(self.labels, self.probs))
 
 @torch.no_grad()
 def inference_recognizer(recognizer: Recognizer,
-                         video,                       # a video file, a folder of frame images, or a (T, H, W, 3) uint8 RGB array
-                         skeleton=None,               # a skeleton file/folder, a `Skeleton`, keypoints (M, T, V, 2) or (keypoints, scores)
+                         video,                 # a video file, a frame folder, or a (T, H, W, 3) uint8 RGB array
+                         skeleton=None,         # a file/folder, a `Skeleton`, keypoints (M, T, V, 2) or (kp, scores)
                          *,
-                         clips: int = 1,              # views sampled along the video (multi-clip testing), one forward pass
+                         clips: int = 1,        # views sampled along the video (multi-clip testing), one forward pass
                          topk: int = 5,
-                         frame_dir: str | None = None,  # PYSKL pickle of several clips: which annotation (default: the video's stem)
+                         frame_dir: str | None = None,  # PYSKL pickle of several clips: which (default: video's stem)
                          layout: str | None = None,     # layout of array keypoints (default: the recognizer's)
                         ) -> Prediction:
     "Classify one video and its skeleton with a `Recognizer`."
@@ -176,12 +190,16 @@ def inference_recognizer(recognizer: Recognizer,
     logits = logits.reshape(clips, -1)
     probs = clip_average(logits[None])[0]
     p, i = probs.topk(min(topk, len(r.classes)))
-    inputs = {k: batch[k].reshape(clips, *batch[k].shape[(2 if clips > 1 else 1):]) for k in ('video', 'keypoints', 'scores')}
-    return Prediction([r.classes[int(c)] for c in i], [int(c) for c in i], [float(v) for v in p], probs.numpy(), logits.numpy(), inputs)
+    lead = 2 if clips > 1 else 1                        # (1, K, ...) or (1, ...) -> (K, ...)
+    inputs = {k: batch[k].reshape(clips, *batch[k].shape[lead:]) for k in ('video', 'keypoints', 'scores')}
+    return Prediction([r.classes[int(c)] for c in i], [int(c) for c in i], [float(v) for v in p],
+                      probs.numpy(), logits.numpy(), inputs)
 
-def explain_prediction(recognizer: Recognizer, prediction: Prediction, out_dir: str | os.PathLike, *, clip: int = 0) -> dict:
-    "Fig. 5 (3D deformable attention on the frames) and Fig. 6 (joint stride attention) of one clip of a prediction, as PNGs in `out_dir`."
+def explain_prediction(recognizer: Recognizer, prediction: Prediction, out_dir: str | os.PathLike, *,
+                       clip: int = 0) -> dict:
+    "Fig. 5 and 6 (deformable and joint stride attention) of `clip` of `prediction`, PNGs in `out_dir`."
     sample = {k: v[clip] for k, v in prediction.inputs.items()}
     sample = to_device(sample, recognizer.device)
-    return explain_sample(recognizer.model, sample, out_dir, joint_names=list(skeleton_layout(recognizer.layout).joints),
+    joint_names = list(skeleton_layout(recognizer.layout).joints)
+    return explain_sample(recognizer.model, sample, out_dir, joint_names=joint_names,
                           title=f'{prediction.labels[0]} ({prediction.probs[0]:.2f})')

@@ -1,4 +1,4 @@
-"""`deform3d synth | train | eval | predict | report | config | reproduce`: the whole workflow, from a synthetic data set to a trained, evaluated and explained model.
+"""The `deform3d` command line: synth, train, eval, predict, report, config, bench and reproduce
 
 Docs: https://deform3d.github.io/deform3d/cli.html.md"""
 
@@ -17,55 +17,80 @@ __all__ = ['COMMANDS', 'add_reproduce_parser', 'outputs_line', 'cmd_synth', 'cmd
 
 # %% ../nbs/43_cli.ipynb #d49dc22e
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='deform3d', description='Cross-modal learning with 3D deformable attention (ICCV 2023).',
+    p = argparse.ArgumentParser(prog='deform3d',
+                                description='Cross-modal learning with 3D deformable attention (ICCV 2023).',
                                 epilog='Errors are one line on stderr; --debug shows the traceback.')
     p.add_argument('--debug', action='store_true', help='show the full traceback of an error')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
+    setarg = dict(action='append', default=[], metavar='KEY=VALUE',
+                  help='override a config value (dotted key, YAML value); repeatable')
+
     s = sub.add_parser('synth', help='write the synthetic RGB + skeleton data set')
     s.add_argument('out', help='folder to write (videos/, annotations.pkl, meta.json)')
     s.add_argument('--clips', type=int, default=300, help='number of clips (default 300)')
     s.add_argument('--seed', type=int, default=0, help='random seed of the set (default 0)')
-    s.add_argument('--frames', type=int, default=24, help='frames per clip'); s.add_argument('--size', type=int, default=64, help='frame height = width')
+    s.add_argument('--frames', type=int, default=24, help='frames per clip')
+    s.add_argument('--size', type=int, default=64, help='frame height = width')
     s.add_argument('--workers', type=int, default=None, help='processes writing clips (default: the CPU count)')
-    setarg = dict(action='append', default=[], metavar='KEY=VALUE', help='override a config value (dotted key, YAML value); repeatable')
+
     t = sub.add_parser('train', help='train a model')
-    t.add_argument('config', help='YAML file or shipped config name'); t.add_argument('--set', dest='overrides', **setarg)
+    t.add_argument('config', help='YAML file or shipped config name')
+    t.add_argument('--set', dest='overrides', **setarg)
     t.add_argument('--out', default=None, help='run folder (default: runs/<name>)')
     t.add_argument('--resume', action='store_true', help='continue from OUT/checkpoints/last.pt')
-    t.add_argument('--gpus', type=int, default=1, help='processes per node to start with torchrun (when not already under torchrun)')
+    t.add_argument('--gpus', type=int, default=1,
+                   help='processes per node to start with torchrun (when not already under torchrun)')
     t.add_argument('--nnodes', type=int, default=1, help='machines taking part (run the same command on each)')
     t.add_argument('--node-rank', type=int, default=0, help="this machine's index, 0 .. NNODES-1")
     t.add_argument('--master-addr', default=None, metavar='HOST', help='host of node 0 (required with --nnodes > 1)')
     t.add_argument('--master-port', type=int, default=29500, metavar='PORT', help='a free TCP port on node 0')
     t.add_argument('--quiet', action='store_true', help='no progress bars')
+
     e = sub.add_parser('eval', help='evaluate a checkpoint on the test split')
     e.add_argument('config', help='YAML file or shipped config name (its data section is used)')
     e.add_argument('--checkpoint', required=True, help='checkpoint file (.pt) written by deform3d train')
-    e.add_argument('--clips', type=int, default=None, help='clips per test video (multi-clip testing; default: the config)')
-    e.add_argument('--set', dest='overrides', **setarg); e.add_argument('--out', default=None, help='output folder (default: <run>/eval)')
+    e.add_argument('--clips', type=int, default=None,
+                   help='clips per test video (multi-clip testing; default: the config)')
+    e.add_argument('--set', dest='overrides', **setarg)
+    e.add_argument('--out', default=None, help='output folder (default: <run>/eval)')
     e.add_argument('--quiet', action='store_true', help='no progress bar')
+
     q = sub.add_parser('predict', help='classify one clip')
-    q.add_argument('checkpoint', help='checkpoint file (.pt) written by deform3d train'); q.add_argument('video', help='video file or folder of frame images')
-    q.add_argument('--skeleton', default=None, help='COCO-keypoints JSON, OpenPose folder, PYSKL pickle, NTU .skeleton or Penn .mat '
-                   '(converted to the checkpoint\'s joint layout; omit only for an RGB-only model)')
-    q.add_argument('--frame-dir', default=None, help='the annotation to use in a PYSKL pickle (default: the video file stem)')
+    q.add_argument('checkpoint', help='checkpoint file (.pt) written by deform3d train')
+    q.add_argument('video', help='video file or folder of frame images')
+    q.add_argument('--skeleton', default=None,
+                   help="COCO-keypoints JSON, OpenPose folder, PYSKL pickle, NTU .skeleton or Penn .mat "
+                        "(converted to the checkpoint's joint layout; omit only for an RGB-only model)")
+    q.add_argument('--frame-dir', default=None,
+                   help='the annotation to use in a PYSKL pickle (default: the video file stem)')
     q.add_argument('--topk', type=int, default=5, help='classes to print (default 5)')
     q.add_argument('--clips', type=int, default=1, help='clips averaged (default 1)')
     q.add_argument('--json', action='store_true', help='print the result as JSON')
+
     r = sub.add_parser('report', help='write RUN/report.md')
     r.add_argument('run', help='run folder written by deform3d train')
-    r.add_argument('--variant', action='append', default=[], metavar='NAME=DIR', help='another run shown beside it (repeatable)')
-    r.add_argument('--title', default='deform3d run', help='title of the report'); r.add_argument('--notes', default='', help='a paragraph under the title')
+    r.add_argument('--variant', action='append', default=[], metavar='NAME=DIR',
+                   help='another run shown beside it (repeatable)')
+    r.add_argument('--title', default='deform3d run', help='title of the report')
+    r.add_argument('--notes', default='', help='a paragraph under the title')
+
     c = sub.add_parser('config', help='print the resolved config')
-    c.add_argument('config', help='YAML file or shipped config name'); c.add_argument('--set', dest='overrides', **setarg)
-    b = sub.add_parser('bench', help='measure the model against its full-attention counterpart (speed, memory, FLOP growth)')
-    b.add_argument('--out', default='paper_tables/perf', help='folder of the CSVs and growth.png (default: paper_tables/perf)')
+    c.add_argument('config', help='YAML file or shipped config name')
+    c.add_argument('--set', dest='overrides', **setarg)
+
+    b = sub.add_parser('bench',
+                       help='measure the model against its full-attention counterpart (speed, memory, FLOP growth)')
+    b.add_argument('--out', default='paper_tables/perf',
+                   help='folder of the CSVs and growth.png (default: paper_tables/perf)')
     b.add_argument('--repeats', type=int, default=3, help='timed rounds after the warm-up (the median is reported)')
-    b.add_argument('--quick', action='store_true', help='the tiny preset: a smoke run in seconds (its ratios mean nothing)')
-    b.add_argument('--threads', type=int, default=None, help='torch threads (default: torch\'s own)')
-    b.add_argument('--device', default=None, help="a torch device (e.g. cuda): the paper preset against attention_scope='full' on it, bf16 and "
-                   "float32, written to OUT/device_<type>.csv (default: the CPU suite)")
+    b.add_argument('--quick', action='store_true',
+                   help='the tiny preset: a smoke run in seconds (its ratios mean nothing)')
+    b.add_argument('--threads', type=int, default=None, help="torch threads (default: torch's own)")
+    b.add_argument('--device', default=None,
+                   help="a torch device (e.g. cuda): the paper preset against attention_scope='full' on it, bf16 and "
+                        "float32, written to OUT/device_<type>.csv (default: the CPU suite)")
     b.add_argument('--batch', type=int, default=8, help='clips per step with --device (default 8)')
+
     add_reproduce_parser(sub)
     return p
 
@@ -77,11 +102,17 @@ def add_reproduce_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument('--smoke', action='store_true', help='tiny model on the embedded synthetic dataset (CPU, seconds)')
     p.add_argument('--data-root', help='dataset root passed to the notebooks as data_root')
     p.add_argument('--gpus', type=int, help='number of GPUs passed to the notebooks')
-    p.add_argument('--out', type=Path, default=None, help='folder of the run folders and output notebooks (default runs/reproduce); records and tables then go to OUT/paper_tables')
-    p.add_argument('--tables', type=Path, default=None, help="folder of records and generated tables (default: OUT/paper_tables with --out, else the checkout's paper_tables)")
-    p.add_argument('--dataset', action='append', help='parameter set <TABLE>_<DATASET>.yaml of deform3d/paper_params (repeatable)')
+    p.add_argument('--out', type=Path, default=None,
+                   help='folder of the run folders and output notebooks (default runs/reproduce); '
+                        'records and tables then go to OUT/paper_tables')
+    p.add_argument('--tables', type=Path, default=None,
+                   help="folder of records and generated tables "
+                        "(default: OUT/paper_tables with --out, else the checkout's paper_tables)")
+    p.add_argument('--dataset', action='append',
+                   help='parameter set <TABLE>_<DATASET>.yaml of deform3d/paper_params (repeatable)')
     p.add_argument('--params', type=Path, help='a parameters YAML for every run instead of the packaged ones')
-    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override a notebook parameter (repeatable)')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='override a notebook parameter (repeatable)')
     p.add_argument('--nbs', type=Path, help='folder of the paper notebooks (default nbs/paper of this checkout)')
     p.add_argument('--timeout', type=float, help='per-cell time limit in seconds')
     p.add_argument('--build-only', action='store_true', help='only rebuild the tables from the existing records')
@@ -96,7 +127,8 @@ def outputs_line(command: str, out: str | os.PathLike) -> str:
 
 def cmd_synth(a) -> int:
     from deform3d.data.synthetic import write_synthetic
-    info = write_synthetic(a.out, num_clips=a.clips, seed=a.seed, num_frames=a.frames, size=(a.size, a.size), workers=a.workers)
+    info = write_synthetic(a.out, num_clips=a.clips, seed=a.seed, num_frames=a.frames, size=(a.size, a.size),
+                           workers=a.workers)
     print(f"wrote {info['num_clips']} clips of {len(info['classes'])} classes to {a.out} in {info['seconds']} s")
     return 0
 
@@ -113,7 +145,8 @@ def cmd_bench(a) -> int:
         return 0
     summary = run_benchmarks(a.out, quick=a.quick, repeats=a.repeats, log=log)
     print(summary.to_string(index=False))
-    print(f"wrote {a.out}/summary.csv, model.csv, model_memory.csv, bf16_ops.csv, modules.csv, growth.csv, growth_fit.csv, growth.png", file=sys.stderr)
+    print(f"wrote {a.out}/summary.csv, model.csv, model_memory.csv, bf16_ops.csv, modules.csv, growth.csv, "
+          "growth_fit.csv, growth.png", file=sys.stderr)
     return 0
 
 def cmd_config(a) -> int:
@@ -138,8 +171,9 @@ def cmd_reproduce(a) -> int:
     from deform3d.utils import parse_assignment
     from deform3d.paper.runner import reproduce
     overrides = dict(parse_assignment(kv, '--set') for kv in a.set)
-    return reproduce(a.targets, smoke=a.smoke, data_root=a.data_root, gpus=a.gpus, out=a.out, tables=a.tables, datasets=a.dataset,
-                     params_file=a.params, overrides=overrides, nb_dir=a.nbs, timeout=a.timeout, build_only=a.build_only)
+    return reproduce(a.targets, smoke=a.smoke, data_root=a.data_root, gpus=a.gpus, out=a.out, tables=a.tables,
+                     datasets=a.dataset, params_file=a.params, overrides=overrides, nb_dir=a.nbs, timeout=a.timeout,
+                     build_only=a.build_only)
 
 def reproduce_main(argv: list[str] | None = None) -> int:
     "`deform3d reproduce` on its own, errors raised: `reproduce_main(['table4', '--smoke'])`."
@@ -155,7 +189,8 @@ def cmd_train(a) -> int:
     m = launch(cfg, gpus=a.gpus, out=out, resume=a.resume, progress=not a.quiet, nnodes=a.nnodes, node_rank=a.node_rank,
                master_addr=a.master_addr, master_port=a.master_port)
     if m and int(os.environ.get('RANK', 0)) == 0:
-        print(json.dumps(rounded({k: m[k] for k in ('top1', 'top5', 'mean_class_accuracy', 'loss')})))   # as in metrics.json
+        # rounded as in metrics.json
+        print(json.dumps(rounded({k: m[k] for k in ('top1', 'top5', 'mean_class_accuracy', 'loss')})))
         print(outputs_line('train', out), file=sys.stderr)
     return 0
 
@@ -169,8 +204,9 @@ def cmd_eval(a) -> int:
     m, preds, classes, tested = evaluate_checkpoint(a.checkpoint, cfg, progress=not a.quiet)
     if int(os.environ.get('RANK', 0)) == 0:
         out = Path(a.out) if a.out else Path(a.checkpoint).resolve().parent.parent / 'eval'
-        s = write_eval_outputs({**m, 'checkpoint': str(a.checkpoint), 'clips': tested.data.test_clips,
-                                'modalities': tested.model.modalities, 'eval_seconds': time.time() - t0}, preds, classes, out)
+        info = {'checkpoint': str(a.checkpoint), 'clips': tested.data.test_clips,
+                'modalities': tested.model.modalities, 'eval_seconds': time.time() - t0}
+        s = write_eval_outputs({**m, **info}, preds, classes, out)
         print(json.dumps({k: s[k] for k in ('top1', 'top5', 'mean_class_accuracy', 'loss')}))
         print(outputs_line('eval', out), file=sys.stderr)
     return 0
@@ -178,21 +214,23 @@ def cmd_eval(a) -> int:
 # %% ../nbs/43_cli.ipynb #e0ced024
 def cmd_predict(a) -> int:
     from deform3d.api import inference_recognizer, init_recognizer
-    pred = inference_recognizer(init_recognizer(a.checkpoint), a.video, a.skeleton, clips=a.clips, topk=a.topk, frame_dir=a.frame_dir)
+    recognizer = init_recognizer(a.checkpoint)
+    pred = inference_recognizer(recognizer, a.video, a.skeleton, clips=a.clips, topk=a.topk, frame_dir=a.frame_dir)
     res = pred.top()
     if a.json: print(json.dumps([{'class': c, 'probability': p} for c, p in res]))
     else:
         w = max(len(c) for c, _ in res)
         for c, p in res: print(f'{c:<{w}}  {p:.4f}')
-    print(f'deform3d predict: the top {len(res)} classes of {a.video} are printed above (stdout); no files written', file=sys.stderr)
+    print(f'deform3d predict: the top {len(res)} classes of {a.video} are printed above (stdout); no files written',
+          file=sys.stderr)
     return 0
 
 # %% ../nbs/43_cli.ipynb #4bbbb27b
-COMMANDS = {'synth': cmd_synth, 'train': cmd_train, 'eval': cmd_eval, 'predict': cmd_predict, 'report': cmd_report, 'config': cmd_config,
-            'bench': cmd_bench, 'reproduce': cmd_reproduce}
+COMMANDS = {'synth': cmd_synth, 'train': cmd_train, 'eval': cmd_eval, 'predict': cmd_predict, 'report': cmd_report,
+            'config': cmd_config, 'bench': cmd_bench, 'reproduce': cmd_reproduce}
 
 def error_line(e: BaseException) -> str:
-    "One line for an error: its message (the file and what is wrong) on one line; the type only where the message is empty."
+    "One line for the error `e`: its message (the file and what is wrong), or its type if that is empty."
     msg = ' '.join(str(e).split())
     return msg if msg else type(e).__name__
 
@@ -202,11 +240,11 @@ def exit_status(e: BaseException) -> int:
     return 2 if any(c.__name__ == 'ConfigError' for c in type(e).__mro__) else 1
 
 def main(argv: list[str] | None = None) -> int:
-    "The `deform3d` console script: one line on stderr and a non-zero status for any error; `--debug` shows the traceback."
+    "The `deform3d` console script: an error is one line on stderr and a non-zero status (`exit_status`)."
     a = _parser().parse_args(argv)
     try: return COMMANDS[a.command](a)
     except (Exception, KeyboardInterrupt) as e:
-        if a.debug: traceback.print_exc()
+        if a.debug: traceback.print_exc()          # `--debug`: the traceback, then the one line
         known = isinstance(e, (ValueError, FileNotFoundError, KeyError, RuntimeError, OSError, KeyboardInterrupt))
         hint = '' if a.debug or known else ' (deform3d --debug ... shows the traceback)'
         print(f'deform3d: error: {error_line(e)}{hint}', file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Records where the 3D token search samples and how strongly each sample is attended (Fig. 5), and how much attention each joint receives in each frame in the joint stride attention (Fig. 6), through forward hooks that are removed afterwards.
+"""Where the 3D token search samples (Fig. 5) and the attention per joint and frame (Fig. 6), via hooks
 
 Docs: https://deform3d.github.io/deform3d/explain.html.md"""
 
@@ -15,6 +15,7 @@ from einops import rearrange, reduce
 from .model.layers import Attention
 from .model.deformable import DeformableAttention3D, points_to_tokens
 from .model.stride import JointStrideAttention, window_index
+from .utils import save_figure
 
 # %% auto #0
 __all__ = ['EXPLAINED', 'AttentionRecord', 'record_attention', 'deformable_map', 'joint_frame_map', 'plot_deformable',
@@ -24,11 +25,12 @@ __all__ = ['EXPLAINED', 'AttentionRecord', 'record_attention', 'deformable_map',
 EXPLAINED = (DeformableAttention3D, JointStrideAttention)
 
 class AttentionRecord(dict):
-    "Per explained module name: {'kind', 'module', 'shapes': [input shapes], 'persons': [M per call], 'attention': [weights], 'points': [points]}."
+    "Per explained module name: `kind`, `module` and per call `shapes`, `persons`, `attention`, `points`."
+    # shapes: the tensor inputs' shapes; persons: M; attention: (b heads n_q n_kv) weights; points: 3DTS sample points
 
 @contextlib.contextmanager
 def record_attention(model: nn.Module, kinds: tuple[type, ...] = EXPLAINED):
-    "Record attention weights (and 3DTS sample points) of every module of `kinds` in `model` during the `with` block."
+    "Record attention weights (and 3DTS points) of the `kinds` modules of `model` in the `with` block."
     rec, handles, flags = AttentionRecord(), [], []
     def keep(store, key):
         def hook(mod, args, out): store[key].append(out.detach().float().cpu())
@@ -42,13 +44,18 @@ def record_attention(model: nn.Module, kinds: tuple[type, ...] = EXPLAINED):
         for name, m in model.named_modules():
             if not isinstance(m, kinds): continue
             attn = [a for a in m.modules() if isinstance(a, Attention)]
-            if len(attn) != 1: raise ValueError(f"record_attention: {name} ({type(m).__name__}) holds {len(attn)} Attention modules, expected 1")
+            if len(attn) != 1:
+                kind = type(m).__name__
+                raise ValueError(f"record_attention: {name} ({kind}) holds {len(attn)} Attention modules, expected 1")
             store = rec[name] = dict(kind=type(m).__name__, module=m, shapes=[], persons=[], attention=[], points=[])
-            flags.append((attn[0], attn[0].keep_attention)); attn[0].keep_attention = True
+            flags.append((attn[0], attn[0].keep_attention))
+            attn[0].keep_attention = True
             handles.append(m.register_forward_pre_hook(shapes(store), with_kwargs=True))
             handles.append(attn[0].probe.register_forward_hook(keep(store, 'attention')))
             if hasattr(m, 'search'): handles.append(m.search.points_probe.register_forward_hook(keep(store, 'points')))
-        if not rec: raise ValueError(f"record_attention: {type(model).__name__} has no module of kinds {[k.__name__ for k in kinds]}")
+        if not rec:
+            names = [k.__name__ for k in kinds]
+            raise ValueError(f"record_attention: {type(model).__name__} has no module of kinds {names}")
         yield rec
     finally:
         for h in handles: h.remove()
@@ -59,25 +66,29 @@ def deformable_map(store: dict,       # one module's entry of `record_attention`
                    call: int = -1,    # which forward call (the last by default)
                    sample: int = 0,   # which clip of the batch
                   ) -> dict:
-    "Sample points, attention received per sampled token and attention per frame of one `DeformableAttention3D` call."
-    if store['kind'] != 'DeformableAttention3D': raise ValueError(f"deformable_map: expected a DeformableAttention3D record, got {store['kind']}")
+    "Sample points, attention per sampled token and per frame of one `DeformableAttention3D` call."
+    if store['kind'] != 'DeformableAttention3D':
+        raise ValueError(f"deformable_map: expected a DeformableAttention3D record, got {store['kind']}")
     (B, T, h, w, D), (_, _, K, _) = store['shapes'][call][:2]
-    points, weights = store['points'][call][sample], store['attention'][call][sample]      # (G Tt Ht Wt 3), (heads n_q n_kv)
+    # (G Tt Ht Wt 3), (heads n_q n_kv)
+    points, weights = store['points'][call][sample], store['attention'][call][sample]
     G, Tt, Ht, Wt, _ = points.shape
     n = Tt * Ht * Wt
-    if weights.shape[-1] != n + T * K: raise ValueError(f"deformable_map: {weights.shape[-1]} keys, expected {n} samples + {T * K} modal tokens")
-    received = reduce(weights, 'heads q kv -> kv', 'mean')                                   # sums to 1 over the keys
+    if weights.shape[-1] != n + T * K:
+        raise ValueError(f"deformable_map: {weights.shape[-1]} keys, expected {n} samples + {T * K} modal tokens")
+    received = reduce(weights, 'heads q kv -> kv', 'mean')                  # sums to 1 over the keys
     attention = rearrange(received[:n], '(t h w) -> t h w', t=Tt, h=Ht, w=Wt)
-    tokens = points_to_tokens(points, (T, h, w))                                             # (G Tt Ht Wt 3) token units (x, y, t)
+    tokens = points_to_tokens(points, (T, h, w))                            # (G Tt Ht Wt 3) token units (x, y, t)
     kernel = (1 - (rearrange(tokens[..., 2], 'g t h w -> g t h w 1') - torch.arange(T)).abs()).clamp(min=0)
-    frame = torch.einsum('thw,gthwf->f', attention, kernel) / G                              # (T,)
+    frame = torch.einsum('thw,gthwf->f', attention, kernel) / G             # (T,)
     return dict(points=points, tokens=tokens, attention=attention, frame_attention=frame, size=(T, h, w),
                 modal_share=float(received[n:].sum()))
 
 # %% ../nbs/40_explain.ipynb #61e1ce6a
 def joint_frame_map(store: dict, call: int = -1, sample: int = 0) -> np.ndarray:
-    "`(T, R)` attention received by each joint token in each frame in one `JointStrideAttention` call (NaN: never a key)."
-    if store['kind'] != 'JointStrideAttention': raise ValueError(f"joint_frame_map: expected a JointStrideAttention record, got {store['kind']}")
+    "`(T, R)` attention received per frame and joint in a `JointStrideAttention` call (NaN: never a key)."
+    if store['kind'] != 'JointStrideAttention':
+        raise ValueError(f"joint_frame_map: expected a JointStrideAttention record, got {store['kind']}")
     B, T, R, D = store['shapes'][call][0]
     _, kv_idx, _ = store['module'].joint_windows(R, store['persons'][call])   # the module's own windows
     nw, wnd = kv_idx.shape
@@ -107,32 +118,40 @@ def plot_deformable(video,                       # the clip, (3, T, H, W) (as fe
                     max_frames: int = 8,         # frames drawn (evenly spaced)
                     title: str = '3D deformable attention',
                    ) -> Path:
-    "Fig. 5-style figure: sample points on the frames coloured by attention received, and attention per frame."
+    "Fig. 5: sample points on the frames, coloured by attention received, over the attention per frame."
     plt, sns = _plt()
     frames = _frames(video)
     T, H, W = frames.shape[:3]
     Tt, h, w = dmap['size']
     if T != Tt: raise ValueError(f"plot_deformable: the clip has {T} frames, the attention map {Tt}")
     tok = dmap['tokens'].reshape(-1, 3).numpy()
-    att = np.tile(dmap['attention'].flatten().numpy(), dmap['tokens'].shape[0]) / dmap['tokens'].shape[0]   # G groups share a key
+    G = dmap['tokens'].shape[0]
+    att = np.tile(dmap['attention'].flatten().numpy(), G) / G       # the G offset groups share a key's attention
     px, py = (tok[:, 0] + .5) * W / w - .5, (tok[:, 1] + .5) * H / h - .5
     show = np.unique(np.linspace(0, T - 1, min(T, max_frames)).round().astype(int))
     fig = plt.figure(figsize=(2.0 * len(show), 4.2))
     grid = fig.add_gridspec(2, len(show), height_ratios=[2, 1.2])
-    vmax = float(att.max()) if att.size else 1.
+    vmin, vmax = (float(att.min()), float(att.max())) if att.size else (0., 1.)
     for i, t in enumerate(show):
-        ax = fig.add_subplot(grid[0, i]); ax.imshow(frames[t]); ax.set_axis_off(); ax.set_title(f'frame {t}', fontsize=8)
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(frames[t])
+        ax.set_axis_off()
+        ax.set_title(f'frame {t}', fontsize=8)
         near = np.abs(tok[:, 2] - t) <= .5
-        sc = ax.scatter(px[near], py[near], c=att[near], s=10 + 150 * att[near] / max(vmax, 1e-8), cmap='magma', vmin=float(att.min()) if att.size else 0., vmax=vmax,
-                        edgecolors='white', linewidths=.4)
+        sc = ax.scatter(
+            px[near], py[near],
+            c=att[near],
+            s=10 + 150 * att[near] / max(vmax, 1e-8),
+            cmap='magma', vmin=vmin, vmax=vmax,
+            edgecolors='white', linewidths=.4,
+        )
     fig.colorbar(sc, ax=fig.axes, fraction=.02, label='attention received')
     ax = fig.add_subplot(grid[1, :])
     sns.barplot(x=np.arange(T), y=dmap['frame_attention'].numpy(), ax=ax, color='tab:red')
-    ax.set_xlabel('frame'); ax.set_ylabel('attention')
+    ax.set_xlabel('frame')
+    ax.set_ylabel('attention')
     fig.suptitle(title)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches='tight'); plt.close(fig)
-    return path
+    return save_figure(fig, path, bbox_inches='tight')
 
 def plot_joint_frame(jmap: np.ndarray,            # (T, R) from joint_frame_map
                      path: str | Path,
@@ -147,16 +166,16 @@ def plot_joint_frame(jmap: np.ndarray,            # (T, R) from joint_frame_map
     fig, ax = plt.subplots(figsize=(max(4., .35 * T + 2), max(3., .28 * R + 1)))
     sns.heatmap(jmap.T, ax=ax, cmap='rocket_r', mask=np.isnan(jmap.T), yticklabels=names, xticklabels=list(range(T)),
                 cbar_kws=dict(label='attention received'))
-    ax.set_xlabel('frame'); ax.set_ylabel('joint'); ax.set_title(title)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches='tight'); plt.close(fig)
-    return path
+    ax.set_xlabel('frame')
+    ax.set_ylabel('joint')
+    ax.set_title(title)
+    return save_figure(fig, path, bbox_inches='tight')
 
 # %% ../nbs/40_explain.ipynb #fcc7c586
 def joint_motion(keypoints: torch.Tensor,      # (M, T, V, 2) pixel (x, y)
                  scores: torch.Tensor | None = None,  # (M, T, V); 0 = absent
                 ) -> np.ndarray:               # (T, M*V) displacement since the previous frame
-    "Per frame and joint, how far the joint moved since the previous frame (persons concatenated as the pose tokens)."
+    "How far each joint moved since the previous frame (persons concatenated as in the pose tokens)."
     kp = keypoints.float()
     present = torch.ones(kp.shape[:-1], dtype=torch.bool) if scores is None else scores > 0
     step = (kp[:, 1:] - kp[:, :-1]).norm(dim=-1) * (present[:, 1:] & present[:, :-1])

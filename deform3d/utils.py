@@ -1,4 +1,4 @@
-"""Small rules shared by every floor, said once: which joints are present, how a file is written atomically, how an input file is checked, how a `KEY=VALUE` override is read.
+"""Rules every floor shares: present joints, atomic writes, checked inputs, overrides, choices, figures
 
 Docs: https://deform3d.github.io/deform3d/utils.html.md"""
 
@@ -21,11 +21,13 @@ def joint_present(keypoints: torch.Tensor,             # (..., V, 2) pixel (x, y
                   scores: torch.Tensor | None = None,  # (..., V) confidences; None: every finite joint is present
                  ) -> torch.Tensor:                    # (..., V) bool
     "True where a joint is present: finite coordinates and a finite score greater than 0."
-    if keypoints.shape[-1] != 2: raise ValueError(f"joint_present: keypoints must be (..., V, 2), got {tuple(keypoints.shape)}")
+    if keypoints.shape[-1] != 2:
+        raise ValueError(f"joint_present: keypoints must be (..., V, 2), got {tuple(keypoints.shape)}")
     present = torch.isfinite(keypoints).all(-1)
     if scores is None: return present
     if scores.shape != keypoints.shape[:-1]:
-        raise ValueError(f"joint_present: scores {tuple(scores.shape)} do not match keypoints {tuple(keypoints.shape[:-1])}")
+        raise ValueError(
+            f"joint_present: scores {tuple(scores.shape)} do not match keypoints {tuple(keypoints.shape[:-1])}")
     return present & torch.isfinite(scores) & (scores > 0)
 
 # %% ../nbs/00_utils.ipynb #653a286d
@@ -38,10 +40,12 @@ def _fsync(path: Path) -> None:
 def atomic_path(path: str | os.PathLike,   # the file to (re)write
                 *, durable: bool = True,   # fsync the file and its folder (survive a power cut, not only a crash)
                ) -> Iterator[Path]:
-    "A temporary path beside `path` to write to; on a clean exit it replaces `path` atomically, on an error it is removed."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    "A temporary path beside `path`: replaces `path` atomically on a clean exit, removed on an error."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=path.suffix)
-    os.close(fd); tmp = Path(tmp)
+    os.close(fd)
+    tmp = Path(tmp)
     try:
         yield tmp
         if durable: _fsync(tmp)
@@ -51,7 +55,7 @@ def atomic_path(path: str | os.PathLike,   # the file to (re)write
 
 # %% ../nbs/00_utils.ipynb #e976d0f8
 def check_file(path: str | os.PathLike) -> Path:
-    "`path` as a `Path`; `FileNotFoundError` if it is missing, `ValueError` if it is not a file or is empty."
+    "`path` as a `Path`; `FileNotFoundError` if it is missing, `ValueError` if not a file or empty."
     p = Path(path)
     if not p.exists(): raise FileNotFoundError(f"{p}: no such file")
     if not p.is_file(): raise ValueError(f"{p}: not a regular file")
@@ -74,7 +78,8 @@ def parse_assignment(item: str, what: str = 'override') -> tuple[str, object]:
     key, text = split_assignment(item, what)
     if text == '': return key, ''
     try: return key, yaml.safe_load(text)
-    except yaml.YAMLError as e: raise ValueError(f"{what} '{item}': cannot parse value: {e}".replace('\n', ' ')) from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{what} '{item}': cannot parse value: {e}".replace('\n', ' ')) from None
 
 # %% ../nbs/00_utils.ipynb #accdef94
 def check_choice(name: str,                      # how the message names the option, e.g. 'train.precision'
@@ -103,17 +108,21 @@ def save_figure(fig,                        # a matplotlib figure
 def hardware_info() -> dict:
     "CPU (name, cores, vector instruction sets), memory, accelerators and load of this machine."
     cpu, cpuinfo = platform.processor(), {}
-    try: cpuinfo = dict((k.strip(), v.strip()) for k, v in (l.split(':', 1) for l in Path('/proc/cpuinfo').read_text().split('\n\n')[0].splitlines() if ':' in l))
-    except OSError: pass
+    try: first_cpu = Path('/proc/cpuinfo').read_text().split('\n\n')[0].splitlines()
+    except OSError: first_cpu = []
+    cpuinfo = dict((k.strip(), v.strip()) for k, v in (l.split(':', 1) for l in first_cpu if ':' in l))
     cpu = cpuinfo.get('model name', cpu)
-    # "AMD EPYC" names Zen 4 and Zen 5 alike, whose bf16 matmuls differ 2x: the vendor's family and model numbers tell them apart
+    # "AMD EPYC" names Zen 4 and Zen 5 alike, whose bf16 matmuls differ 2x: family and model numbers tell them apart
     cpu_id = ' '.join(cpuinfo[k] for k in ('vendor_id', 'cpu family', 'model') if k in cpuinfo) or None
     try: mem = os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30
     except (ValueError, OSError, AttributeError): mem = None
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    gpus = [torch.cuda.get_device_name(i) for i in range(n_gpus)]
     try: load = [round(x, 2) for x in os.getloadavg()]     # timings taken on a busy machine say so
     except OSError: load = None
     supported = lambda name: bool(getattr(torch.cpu, name, lambda: False)())
-    return dict(platform=platform.platform(), cpu=cpu, cpu_id=cpu_id, cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
-                cpu_capability=torch.backends.cpu.get_cpu_capability(), avx512_bf16=supported('_is_avx512_bf16_supported'),
-                amx=supported('_is_amx_tile_supported'), memory_gib=None if mem is None else round(mem, 1), gpus=gpus, load_average=load)
+    return dict(platform=platform.platform(), cpu=cpu, cpu_id=cpu_id,
+                cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                avx512_bf16=supported('_is_avx512_bf16_supported'), amx=supported('_is_amx_tile_supported'),
+                memory_gib=None if mem is None else round(mem, 1), gpus=gpus, load_average=load)

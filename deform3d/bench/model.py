@@ -1,4 +1,4 @@
-"""Measured speed and memory of the model against its full-attention counterpart: interleaved timing in one process (median after a warm-up, CPU time beside wall time), activation memory kept for the backward pass, peak resident memory in a fresh process, and FLOP growth with frames and persons.
+"""Measured speed and memory of the model against its full-attention counterpart
 
 Docs: https://deform3d.github.io/deform3d/bench.model.html.md"""
 
@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from ..model.deformer import ModelConfig, Deformer3D
 from ..model.stride import JointStrideAttention, TemporalStrideAttention, attention_flops
 from ..model.complexity import saved_bytes
-from ..utils import hardware_info
+from ..utils import hardware_info, save_figure
 
 # %% auto #0
 __all__ = ['LIVE_MMAP_THRESHOLD', 'SDPA_KERNELS', 'clip_inputs', 'train_step', 'interleaved', 'speedup', 'peak_rss',
@@ -26,7 +26,7 @@ __all__ = ['LIVE_MMAP_THRESHOLD', 'SDPA_KERNELS', 'clip_inputs', 'train_step', '
 
 # %% ../../nbs/42_bench.model.ipynb #eb4669f9
 def clip_inputs(cfg: ModelConfig, batch: int = 1, persons: int | None = None, frames: int | None = None, seed: int = 0):
-    "A random clip for `cfg`: `(video (B,3,T,H,W) | None, keypoints (B,M,T,V,2), scores (B,M,T,V))`, every joint present."
+    "A random clip for `cfg`, every joint present: `(video (B,3,T,H,W) | None, keypoints, scores)`."
     g = torch.Generator().manual_seed(seed)
     M, T, (H, W) = persons or cfg.num_persons, frames or cfg.num_frames, cfg.img_size
     video = torch.randn(batch, 3, T, H, W, generator=g) if cfg.modalities != 'pose' else None
@@ -34,7 +34,8 @@ def clip_inputs(cfg: ModelConfig, batch: int = 1, persons: int | None = None, fr
     return video, kp, 0.5 + 0.5 * torch.rand(batch, M, T, cfg.num_joints, generator=g)
 
 def train_step(model: torch.nn.Module, inputs: tuple, *, bf16: bool = False):
-    "A function running one forward and backward pass of `model` on `inputs` (cross-entropy on class 0), optionally under bf16 autocast, on the inputs' device (waiting for a GPU to finish)."
+    "A function running a forward and backward pass of `model` on `inputs` (bf16 autocast if `bf16`)."
+    # the loss: cross-entropy on class 0; on the inputs' device, waiting for a GPU to finish
     dev = next(x for x in inputs if x is not None).device
     def step():
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
@@ -45,8 +46,9 @@ def train_step(model: torch.nn.Module, inputs: tuple, *, bf16: bool = False):
     return step
 
 def interleaved(steps: dict, repeats: int = 3, warmup: int = 1) -> pd.DataFrame:
-    "Run each of `steps` (name -> callable) `warmup` times, then `repeats` rounds in turn; one row per timed call (cpu_s, wall_s, page_faults)."
-    faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt   # fresh pages the OS had to map (and zero) for the call
+    "Run each of `steps` (name -> callable) `warmup` times, then `repeats` rounds in turn: a row a call."
+    # columns cpu_s, wall_s, page_faults: the fresh pages the OS had to map (and zero) for the call
+    faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(warmup):
         for fn in steps.values(): fn()
     rows = []
@@ -54,7 +56,8 @@ def interleaved(steps: dict, repeats: int = 3, warmup: int = 1) -> pd.DataFrame:
         for name, fn in steps.items():
             f0, c0, w0 = faults(), time.process_time(), time.perf_counter()
             fn()
-            rows.append(dict(name=name, repeat=r, cpu_s=time.process_time() - c0, wall_s=time.perf_counter() - w0, page_faults=faults() - f0))
+            rows.append(dict(name=name, repeat=r, cpu_s=time.process_time() - c0, wall_s=time.perf_counter() - w0,
+                             page_faults=faults() - f0))
     return pd.DataFrame(rows)
 
 def speedup(times: pd.DataFrame, baseline: str, candidate: str, col: str = 'cpu_s') -> float:
@@ -69,7 +72,7 @@ torch.set_num_threads(int(sys.argv[2]))
 from deform3d.model.deformer import ModelConfig, Deformer3D
 from deform3d.bench.model import clip_inputs, train_step
 def status_kb(key):
-    "A /proc/self/status figure (kB): VmHWM, the peak resident set since the last reset, or VmRSS, the resident set now (elsewhere: ru_maxrss)."
+    "A /proc/self/status figure (kB): VmHWM (the peak since the last reset) or VmRSS (now); else ru_maxrss."
     try: return int(next(l for l in open('/proc/self/status') if l.startswith(key)).split()[1])
     except (OSError, StopIteration): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 spec = json.loads(sys.argv[1])
@@ -77,26 +80,35 @@ cfg = ModelConfig(**spec['cfg'])
 torch.manual_seed(0)
 model = Deformer3D(cfg)
 inputs = clip_inputs(cfg, spec['batch'], spec['persons'], spec['frames'])
-# What a training process has loaded before it measures anything: an optimizer step imports torch._dynamo (~70 MB of modules),
-# which the first activation checkpoint of a step would otherwise import inside the measured step (see the Decision above).
-w = torch.zeros(1, requires_grad=True); w.sum().backward(); torch.optim.AdamW([w]).step(); del w
-try: open('/proc/self/clear_refs', 'w').write('5')   # reset the high-water mark (inherited from the parent across fork/exec)
+# What a training process has loaded before it measures anything: an optimizer step imports torch._dynamo (~70 MB of
+# modules), which the first activation checkpoint of a step would otherwise import inside the measured step (see the
+# Decision above).
+w = torch.zeros(1, requires_grad=True)
+w.sum().backward()
+torch.optim.AdamW([w]).step()
+del w
+# reset the high-water mark (inherited from the parent across fork/exec)
+try: open('/proc/self/clear_refs', 'w').write('5')
 except OSError: pass
 base = status_kb('VmHWM')
 train_step(model, inputs, bf16=spec['bf16'])()
-print(json.dumps(dict(base_kb=base, peak_kb=status_kb('VmHWM'), after_kb=status_kb('VmRSS'), mmap_threshold=os.environ.get('MALLOC_MMAP_THRESHOLD_'))))
+print(json.dumps(dict(base_kb=base, peak_kb=status_kb('VmHWM'), after_kb=status_kb('VmRSS'),
+                      mmap_threshold=os.environ.get('MALLOC_MMAP_THRESHOLD_'))))
 '''
-LIVE_MMAP_THRESHOLD = 64 * 2**10   # glibc: blocks from 64 KiB up mapped and unmapped one by one, so RSS follows the live tensors
+# glibc: blocks from 64 KiB up mapped and unmapped one by one, so RSS follows the live tensors
+LIVE_MMAP_THRESHOLD = 64 * 2**10
 
 def peak_rss(cfg: ModelConfig, *, batch: int = 1, persons: int | None = None, frames: int | None = None,
              bf16: bool = False, threads: int = 1,
-             mmap_threshold: int | None = None,  # bytes: glibc's MALLOC_MMAP_THRESHOLD_ in the child (None: glibc's dynamic default)
+             mmap_threshold: int | None = None,  # bytes: glibc's MALLOC_MMAP_THRESHOLD_ in the child
+                                                 # (None: glibc's dynamic default)
             ) -> dict:
-    "Peak resident memory (bytes) of one training step of `Deformer3D(cfg)` in a fresh process, the peak above the process's baseline, and what stays resident after the step."
+    "Resident bytes of a `Deformer3D(cfg)` training step in a fresh process: peak, above baseline, kept."
     spec = dict(cfg=asdict(cfg), batch=batch, persons=persons, frames=frames, bf16=bf16)
     env = {k: v for k, v in os.environ.items() if k != 'MALLOC_MMAP_THRESHOLD_'}
     if mmap_threshold is not None: env['MALLOC_MMAP_THRESHOLD_'] = str(int(mmap_threshold))
-    r = subprocess.run([sys.executable, '-c', _RSS_CHILD, json.dumps(spec), str(threads)], capture_output=True, text=True, env=env)
+    r = subprocess.run([sys.executable, '-c', _RSS_CHILD, json.dumps(spec), str(threads)],
+                       capture_output=True, text=True, env=env)
     if r.returncode: raise RuntimeError(f"peak_rss: the child process failed: {r.stderr.strip().splitlines()[-1:]}")
     kb = json.loads(r.stdout.strip().splitlines()[-1])
     assert kb['mmap_threshold'] == env.get('MALLOC_MMAP_THRESHOLD_'), kb    # the child ran with the allocator asked for
@@ -104,8 +116,9 @@ def peak_rss(cfg: ModelConfig, *, batch: int = 1, persons: int | None = None, fr
                 kept_bytes=(kb['after_kb'] - kb['base_kb']) * 1024)
 
 # %% ../../nbs/42_bench.model.ipynb #a32410a4
-def model_flops(cfg: ModelConfig, *, frames: int | None = None, persons: int | None = None, batch: int = 1) -> dict[str, int]:
-    "FLOPs of one forward + backward pass of `Deformer3D(cfg)` on the meta device: `{'attention', 'total'}`."
+def model_flops(cfg: ModelConfig, *, frames: int | None = None, persons: int | None = None,
+                batch: int = 1) -> dict[str, int]:
+    "FLOPs `{'attention', 'total'}` of one fwd+bwd pass of `Deformer3D(cfg)`, on the meta device."
     with torch.device('meta'):
         model = Deformer3D(cfg)
         inputs = tuple(None if x is None else x.to('meta') for x in clip_inputs(cfg, batch, persons, frames))
@@ -115,20 +128,27 @@ def fit_exponent(x, y) -> float:
     "The exponent a of y ~ c x^a, least squares in log-log space."
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), 1)[0])
 
-def growth(cfgs: dict[str, ModelConfig], frames=(8, 12, 16, 24, 32), persons=(1, 2, 4, 8)) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "FLOPs of each named config against frames (at its persons) and persons (at its frames), and the fitted exponents."
+def growth(cfgs: dict[str, ModelConfig], frames=(8, 12, 16, 24, 32),
+           persons=(1, 2, 4, 8)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    "FLOPs of each of `cfgs` against `frames` and against `persons`, and the fitted exponents."
+    # frames at the config's persons, persons at its frames
     rows = []
     for name, cfg in cfgs.items():
-        for T in frames: rows.append(dict(config=name, varied='frames', frames=T, persons=cfg.num_persons, **model_flops(cfg, frames=T)))
-        for M in persons: rows.append(dict(config=name, varied='persons', frames=cfg.num_frames, persons=M, **model_flops(cfg, persons=M)))
+        for T in frames:
+            rows.append(dict(config=name, varied='frames', frames=T, persons=cfg.num_persons,
+                             **model_flops(cfg, frames=T)))
+        for M in persons:
+            rows.append(dict(config=name, varied='persons', frames=cfg.num_frames, persons=M,
+                             **model_flops(cfg, persons=M)))
     df = pd.DataFrame(rows)
-    fits = [dict(config=c, varied=v, exponent_total=fit_exponent(d[v], d['total']), exponent_attention=fit_exponent(d[v], d['attention']))
+    fits = [dict(config=c, varied=v, exponent_total=fit_exponent(d[v], d['total']),
+                 exponent_attention=fit_exponent(d[v], d['attention']))
             for (c, v), d in df.groupby(['config', 'varied'], sort=False)]
     return df, pd.DataFrame(fits)
 
 # %% ../../nbs/42_bench.model.ipynb #6350b993
 def model_steps(cfgs: dict[str, ModelConfig], *, batch: int = 1, bf16: tuple[str, ...] = ()) -> dict:
-    "name -> training-step callable for each config (same inputs for all; names in `bf16` run under bf16 autocast)."
+    "name -> training-step callable for each of `cfgs`, same inputs; names in `bf16` use bf16 autocast."
     steps = {}
     for name, cfg in cfgs.items():
         torch.manual_seed(0)
@@ -138,13 +158,16 @@ def model_steps(cfgs: dict[str, ModelConfig], *, batch: int = 1, bf16: tuple[str
 def module_steps(kind: str,                  # 'joint' | 'temporal'
                  *, persons: int = 2, frames: int = 12, joints: int = 25, grid: tuple[int, int] = (28, 28),
                  dim: int = 256, num_heads: int = 4, window: int = 4,   # the paper preset's width and heads
-                 bf16: bool = False) -> dict:                           # under bf16 autocast, as `train` runs by default
-    "`{'windows': step, 'full': step}`: fwd+bwd of one stride module and of its full-attention counterpart on the same tokens; a step returns its loss."
+                 bf16: bool = False) -> dict:                           # under bf16 autocast, as `train` runs
+    "`{'windows': step, 'full': step}`: fwd+bwd of a stride module and of its full-attention counterpart."
+    # on the same tokens; a step returns its loss
     R, T = persons * joints, frames
     g = torch.Generator().manual_seed(0)
     rnd = lambda *s: torch.randn(1, *s, dim, generator=g, requires_grad=True)
-    if kind == 'joint': inputs, kw, cls = (rnd(T, R), rnd(T, 2)), dict(persons=persons), JointStrideAttention
-    elif kind == 'temporal': inputs, kw, cls = (rnd(T, grid[0] * grid[1]), rnd(T, R), rnd(T, 3)), {}, TemporalStrideAttention
+    if kind == 'joint':
+        inputs, kw, cls = (rnd(T, R), rnd(T, 2)), dict(persons=persons), JointStrideAttention
+    elif kind == 'temporal':
+        inputs, kw, cls = (rnd(T, grid[0] * grid[1]), rnd(T, R), rnd(T, 3)), {}, TemporalStrideAttention
     else: raise ValueError(f"module_steps: kind must be 'joint' or 'temporal', got {kind!r}")
     steps = {}
     for name, full in (('windows', False), ('full', True)):
@@ -166,14 +189,15 @@ _OP_KINDS = (('convolution', ('convolution', 'conv_depthwise', 'slow_conv')),
              ('attention', ('scaled_dot_product', 'bmm', 'softmax', 'grid_sampler')),
              ('matmul', ('addmm', 'aten::mm', 'linear')),
              ('normalisation', ('batch_norm', 'layer_norm')),
-             ('data movement', ('copy_', 'to_copy', 'index', 'cat', 'scatter', 'gather', 'fill_', 'zero_', 'clone', 'contiguous')))
+             ('data movement', ('copy_', 'to_copy', 'index', 'cat', 'scatter', 'gather', 'fill_', 'zero_', 'clone',
+                                'contiguous')))
 
 def op_kind(op: str) -> str:
-    "The kind of work of an ATen operation name, e.g. `aten::mm` -> 'matmul'; 'elementwise' for anything not listed."
+    "The kind of work of ATen operation `op`, e.g. `aten::mm` -> 'matmul'; 'elementwise' if not listed."
     return next((kind for kind, keys in _OP_KINDS if any(k in op for k in keys)), 'elementwise')
 
 def op_times(steps: dict, warmup: int = 1) -> pd.DataFrame:
-    "Self time (ms) of each ATen operation in one profiled call of each of `steps` after `warmup` calls: ops as rows, steps as columns, plus `kind`."
+    "Self ms of each ATen op (rows, with `kind`) in a profiled call of each of `steps` (columns)."
     from torch.profiler import profile, ProfilerActivity
     for _ in range(warmup):
         for fn in steps.values(): fn()
@@ -186,7 +210,7 @@ def op_times(steps: dict, warmup: int = 1) -> pd.DataFrame:
 
 # %% ../../nbs/42_bench.model.ipynb #ea08664e
 def matmul_gflops(n: int = 1024, dtypes=(torch.float32, torch.bfloat16), repeats: int = 5) -> dict[str, float]:
-    "GFLOP/s of an `n x n` by `n x n` matmul on the CPU in each of `dtypes`, median of `repeats` after a warm-up (wall time)."
+    "CPU GFLOP/s of an `n x n` by `n x n` matmul in each of `dtypes`, median wall time of `repeats`."
     a, b = torch.randn(n, n), torch.randn(n, n)
     rates = {}
     for dt in dtypes:
@@ -194,7 +218,9 @@ def matmul_gflops(n: int = 1024, dtypes=(torch.float32, torch.bfloat16), repeats
         x @ y
         times = []
         for _ in range(repeats):
-            t = time.perf_counter(); x @ y; times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            x @ y
+            times.append(time.perf_counter() - t)
         rates[str(dt).removeprefix('torch.')] = round(2 * n ** 3 / float(np.median(times)) / 1e9, 1)
     return rates
 
@@ -204,22 +230,24 @@ def _summary_row(target: str, measured: float, goal: float) -> dict:
 
 def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False, repeats: int = 3,
                    num_heads: int | None = None, log=print) -> pd.DataFrame:
-    "Measure the model against its full-attention counterpart (see the notebook) and write CSVs and a figure to `out`."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    "Measure the model against its full-attention counterpart; CSVs and a figure written to `out`."
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(torch.get_num_threads())
     machine = hardware_info()                        # at the start: the load average before this run adds its own
     machine['matmul_gflops'] = matmul_gflops(256 if quick else 2048)
     base = ModelConfig.tiny(15, 13) if quick else ModelConfig.paper(15, 13, drop_path=0.)
     if num_heads: base = replace(base, num_heads=num_heads)
-    heads_alt = replace(base, num_heads=2 * base.num_heads)              # the preset's heads against twice as many, half as wide
+    heads_alt = replace(base, num_heads=2 * base.num_heads)     # the preset's heads against twice as many, half as wide
     cfgs = {'paper': base, 'full': replace(base, attention_scope='full'),
-            f'paper heads={heads_alt.num_heads}': heads_alt, f'full heads={heads_alt.num_heads}': replace(heads_alt, attention_scope='full')}
+            f'paper heads={heads_alt.num_heads}': heads_alt,
+            f'full heads={heads_alt.num_heads}': replace(heads_alt, attention_scope='full')}
     log(f"whole model, {base.num_frames}x{base.img_size[0]}x{base.img_size[1]}, batch 1: {list(cfgs)}")
     times = interleaved(model_steps(cfgs), repeats=repeats).assign(part='model')
     rows = [_summary_row('whole model: paper vs full, fwd+bwd CPU time', speedup(times, 'full', 'paper'), 1.5)]
     rows.append(_summary_row(f'whole model: heads={base.num_heads} vs heads={heads_alt.num_heads} (paper scope)',
                              speedup(times, f'paper heads={heads_alt.num_heads}', 'paper'), 1.0))
-    runs = 1 if quick else 3                                  # fresh processes per config and allocator, interleaved; medians
+    runs = 1 if quick else 3                      # fresh processes per config and allocator, interleaved; medians
     def live(name):
         rss = peak_rss(cfgs[name], mmap_threshold=LIVE_MMAP_THRESHOLD)
         return dict(live_step_bytes=rss['step_bytes'], live_kept_bytes=rss['kept_bytes'])
@@ -231,11 +259,13 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
         model, inputs = Deformer3D(cfg), clip_inputs(cfg)
         return saved_bytes(lambda: model(*inputs))
     mem.insert(0, 'saved_bytes', [saved(cfgs[name]) for name in mem.index])
-    rows.append(_summary_row('whole model: peak step memory, full / paper', mem.step_bytes['full'] / mem.step_bytes['paper'], 1.0))
+    rows.append(_summary_row('whole model: peak step memory, full / paper',
+                             mem.step_bytes['full'] / mem.step_bytes['paper'], 1.0))
     rows.append(_summary_row('whole model: peak step memory, full / paper (64 KiB mmap threshold: live tensors)',
                              mem.live_step_bytes['full'] / mem.live_step_bytes['paper'], 1.0))
     bf_parts = []     # at 112x112, where the attention weights fit the explicit bf16 form, and at the preset's own size
-    for part, clip, label in (('bf16', base if quick else replace(base, img_size=112), ''), ('bf16 preset', base, ', the preset')):
+    bf16_clips = (('bf16', base if quick else replace(base, img_size=112), ''), ('bf16 preset', base, ', the preset'))
+    for part, clip, label in bf16_clips:
         log(f"bf16 autocast against float32, {clip.img_size[0]}x{clip.img_size[1]}{label}")
         bf_steps = model_steps({'fp32': clip, 'bf16': clip}, bf16=('bf16',))
         bf_parts.append(interleaved(bf_steps, repeats=repeats).assign(part=part))
@@ -249,7 +279,8 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
             log(f"{kind} stride module, {key}={x}")
             steps = module_steps(kind, **{key: x}, **small)
             steps |= {f'{n} bf16': fn for n, fn in module_steps(kind, **{key: x}, **small, bf16=True).items()}
-            t = interleaved(steps, repeats=3 * repeats if kind == 'joint' else repeats)   # joint steps are short and noisy
+            # joint steps are short and noisy: three times the repeats
+            t = interleaved(steps, repeats=3 * repeats if kind == 'joint' else repeats)
             med = t.groupby('name')[['cpu_s', 'page_faults']].median()
             mods.append(dict(module=kind, varied=key, value=x, speedup=speedup(t, 'full', 'windows'),
                              speedup_bf16=speedup(t, 'full bf16', 'windows bf16'),
@@ -268,26 +299,31 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
                          frames=(4, 8, 12) if quick else (8, 12, 16, 24, 32), persons=(1, 2) if quick else (1, 2, 4, 8))
     summary = pd.DataFrame(rows)
     pd.concat([times, *bf_parts]).to_csv(out / 'model.csv', index=False)
-    mem.to_csv(out / 'model_memory.csv'); mods.to_csv(out / 'modules.csv', index=False); bf_ops.to_csv(out / 'bf16_ops.csv')
-    g_df.to_csv(out / 'growth.csv', index=False); g_fit.to_csv(out / 'growth_fit.csv', index=False)
+    mem.to_csv(out / 'model_memory.csv')
+    mods.to_csv(out / 'modules.csv', index=False)
+    bf_ops.to_csv(out / 'bf16_ops.csv')
+    g_df.to_csv(out / 'growth.csv', index=False)
+    g_fit.to_csv(out / 'growth_fit.csv', index=False)
     summary.to_csv(out / 'summary.csv', index=False)
     (out / 'machine.json').write_text(json.dumps(machine, indent=1) + '\n')
     plot_growth(g_df, g_fit, out / 'growth.png')
     return summary
 
 def plot_growth(df: pd.DataFrame, fits: pd.DataFrame, path: str | Path) -> Path:
-    "Log-log plots of total FLOPs (fwd+bwd) against frames and persons, one line per config, fitted exponents in the legend."
+    "Log-log plots of fwd+bwd FLOPs against frames and persons, a line per config, `fits` in the legend."
     from matplotlib.figure import Figure
     fig = Figure(figsize=(10, 4), layout='constrained')
     for ax, varied in zip(fig.subplots(1, 2), ('frames', 'persons')):
         for name, d in df[df.varied == varied].groupby('config', sort=False):
             a = fits[(fits.config == name) & (fits.varied == varied)].exponent_total.iloc[0]
             ax.plot(d[varied], d.total / 1e9, marker='o', label=f"{name}: GFLOPs ~ {varied}^{a:.2f}")
-        ax.set_xscale('log'); ax.set_yscale('log'); ax.set_xlabel(varied); ax.set_ylabel('GFLOPs, forward + backward'); ax.legend()
+        ax.set_xscale('log')
+        ax.set_yscale('log')
+        ax.set_xlabel(varied)
+        ax.set_ylabel('GFLOPs, forward + backward')
+        ax.legend()
         ax.set_title(f'whole model against {varied}')
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 # %% ../../nbs/42_bench.model.ipynb #14f0e471
 SDPA_KERNELS = {'aten::_scaled_dot_product_flash_attention_for_cpu': 'flash (CPU)',
@@ -298,10 +334,11 @@ SDPA_KERNELS = {'aten::_scaled_dot_product_flash_attention_for_cpu': 'flash (CPU
                 'aten::_softmax': 'explicit softmax'}       # `Attention.reference`: the model's only softmax
 
 def attention_kernels(fn) -> dict[str, int]:
-    "The attention kernels one call of `fn` dispatches, with how often each: profile a forward pass to count each attention call once."
-    # (a region recomputed in the backward pass, `05_model.stride`, dispatches its attention again, served from what was saved)
+    "The attention kernels one call of `fn` dispatches, with how often each (profile a forward pass)."
+    # a forward pass counts each attention call once: a region recomputed in the backward pass (`05_model.stride`)
+    # dispatches its attention again, served from what was saved
     from torch.profiler import profile, ProfilerActivity
-    with profile(activities=[ProfilerActivity.CPU]) as prof: fn()       # CUDA kernels are launched by these CPU-side ops
+    with profile(activities=[ProfilerActivity.CPU]) as prof: fn()       # CUDA kernels are launched by CPU-side ops
     counts = {}
     for e in prof.key_averages():
         if e.key in SDPA_KERNELS: counts[SDPA_KERNELS[e.key]] = counts.get(SDPA_KERNELS[e.key], 0) + e.count
@@ -318,7 +355,7 @@ def device_comparison(cfgs: dict[str, ModelConfig],
                       *, batch: int = 8,
                       bf16: tuple[str, ...] = (),       # names of the configs that run under bf16 autocast
                       repeats: int = 5) -> pd.DataFrame:
-    "One row per config: wall ms per training step on `device`, the step's peak allocation (CUDA), the bytes kept for backward, the attention kernels."
+    "A row per config: ms per training step on `device`, CUDA peak, bytes kept for backward, kernels."
     device = _usable(device)
     steps, kept, kernels = {}, {}, {}
     for name, cfg in cfgs.items():
@@ -340,15 +377,16 @@ def device_comparison(cfgs: dict[str, ModelConfig],
             fn()
             peak = torch.cuda.max_memory_allocated(device) - before
         rows.append(dict(name=name, scope=cfgs[name].attention_scope, bf16=name in bf16, batch=batch,
-                         ms_per_step=1e3 * times[times.name == name].wall_s.median(), peak_step_bytes=peak, saved_bytes=kept[name],
+                         ms_per_step=1e3 * times[times.name == name].wall_s.median(), peak_step_bytes=peak,
+                         saved_bytes=kept[name],
                          attention_kernels=', '.join(f'{k} x{n}' for k, n in sorted(kernels[name].items())),
                          device=torch.cuda.get_device_name(device) if device.type == 'cuda' else device.type))
     return pd.DataFrame(rows)
 
 # %% ../../nbs/42_bench.model.ipynb #2d1d9c72
-def run_device_benchmarks(out: str | Path = 'paper_tables/perf', device: str | torch.device = 'cuda', *, quick: bool = False,
-                          repeats: int = 5, batch: int = 8, log=print) -> pd.DataFrame:
-    "The paper preset against `attention_scope='full'` on `device`, bf16 autocast and float32: `device_comparison`, written to `out/device_<type>.csv`."
+def run_device_benchmarks(out: str | Path = 'paper_tables/perf', device: str | torch.device = 'cuda', *,
+                          quick: bool = False, repeats: int = 5, batch: int = 8, log=print) -> pd.DataFrame:
+    "`device_comparison` of the paper preset and its full-attention scope, to `out/device_<type>.csv`."
     device = _usable(device)
     machine = hardware_info()
     base = ModelConfig.tiny(15, 13) if quick else ModelConfig.paper(15, 13, drop_path=0.)
@@ -356,12 +394,14 @@ def run_device_benchmarks(out: str | Path = 'paper_tables/perf', device: str | t
     cfgs = {'paper bf16': base, 'full bf16': full, 'paper fp32': base, 'full fp32': full}
     log(f"{device}: {base.num_frames}x{base.img_size[0]}x{base.img_size[1]}, batch {batch}: {list(cfgs)}")
     df = device_comparison(cfgs, device, batch=batch, bf16=('paper bf16', 'full bf16'), repeats=repeats)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     df.to_csv(out / f'device_{device.type}.csv', index=False)
     (out / f'device_{device.type}_machine.json').write_text(json.dumps(machine, indent=1) + '\n')
     t = df.set_index('name')
     ratio = lambda col, p: t[col][f'full {p}'] / t[col][f'paper {p}']
     for p in ('bf16', 'fp32'):
         peak = f"peak memory full / paper {ratio('peak_step_bytes', p):.3f}; " if device.type == 'cuda' else ''
-        log(f"{p}: paper vs full {ratio('ms_per_step', p):.2f}x faster; {peak}kept for backward full / paper {ratio('saved_bytes', p):.3f}")
+        log(f"{p}: paper vs full {ratio('ms_per_step', p):.2f}x faster; "
+            f"{peak}kept for backward full / paper {ratio('saved_bytes', p):.3f}")
     return df

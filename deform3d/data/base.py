@@ -1,4 +1,4 @@
-"""`DataConfig` (which dataset, and the clips it yields: length, frame size, persons, sampling), `PoseVideoDataset` (records of video, pose and label become samples whose RGB frames and keypoints share their frame indices and their spatial transform), person padding, bad-sample bookkeeping, `collate` and `CachedDataset`.
+"""Samples whose RGB frames and keypoints share frame indices and crops; `collate` batches them.
 
 Docs: https://deform3d.github.io/deform3d/data.base.html.md"""
 
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from ..utils import check_choice
 from .video import frame_tolerance, read_clip, video_info
 from .transforms import ClipTransform, get_layout, rescale_keypoints, sample_indices
 
@@ -45,16 +46,16 @@ class DataConfig:
     test_split: str = 'test'
     clip_len: int | None = None     # T, frames per clip (uniform segment sampling); None: the model's num_frames
     img_size: int | None = None     # S: clips are S x S crops; None: the model's img_size (which must then be square)
-    num_persons: int | None = None  # M, persons per clip (the most confident kept, absent ones padded); None: the model's
+    num_persons: int | None = None  # M, persons per clip (most confident kept, absent ones padded); None: the model's
     test_clips: int = 1             # clips per test video (multi-clip testing: softmax scores averaged)
-    test_flip: bool = False         # each test clip also seen flipped (left/right joints swapped): 2K views, softmax scores averaged
+    test_flip: bool = False         # each test clip also seen flipped (left/right swapped): 2K views, scores averaged
     augment: bool = True            # random crops / flips for training; False: the test-time centre crop
     num_workers: int = 2            # DataLoader workers per process
     cache: bool = False             # keep decoded samples in memory (needs augment=false and num_workers=0)
-    rgb: bool | None = None         # decode the RGB frames; None: when the model uses them (a pose-only model reads keypoints alone)
-    cache_frames: bool = False      # keep each video's decoded frames in memory: random crops and frame draws without decoding again
+    rgb: bool | None = None         # decode the RGB frames; None: when the model uses them (not for a pose-only model)
+    cache_frames: bool = False      # keep each video's decoded frames in memory: new crops and frame draws, no decoding
                                     # (small videos only, e.g. rendered sets: ~N x frames x H x W x 3 bytes per worker)
-    cache_dir: str | None = None    # rendered_penn: where the rendered set is kept (None: $DEFORM3D_CACHE or ~/.cache/deform3d)
+    cache_dir: str | None = None    # rendered_penn: its folder (None: $DEFORM3D_CACHE or ~/.cache/deform3d)
 
 # %% ../../nbs/14_data.base.ipynb #9b1982ad
 def fit_persons(keypoints: torch.Tensor,   # (..., P, T, V, 2)
@@ -81,8 +82,7 @@ class SampleError(RuntimeError):
 class Issues:
     "Collects construction-time problems (`on_error='skip'`) or raises the first (`'raise'`)."
     def __init__(self, on_error: str):
-        if on_error not in ('raise', 'skip'): raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        self.on_error, self.items = on_error, []
+        self.on_error, self.items = check_choice('on_error', on_error, ('raise', 'skip')), []
     def __call__(self, name: str, kind: str, err: Exception):
         if self.on_error == 'raise': raise err
         self.items.append((name, kind, str(err)))
@@ -102,15 +102,17 @@ def read_images(paths: Sequence[Path]) -> np.ndarray:
     for p in paths:
         try:
             with Image.open(p) as im: out.append(np.asarray(im.convert('RGB')))
-        except Exception as e: raise ValueError(f"{p}: cannot decode image ({type(e).__name__}: {str(e)[:200]})") from None
-    if len({a.shape for a in out}) > 1: raise ValueError(f"{paths[0].parent}: frames differ in size: {sorted({a.shape for a in out})}")
+        except Exception as e:
+            raise ValueError(f"{p}: cannot decode image ({type(e).__name__}: {str(e)[:200]})") from None
+    shapes = {a.shape for a in out}
+    if len(shapes) > 1: raise ValueError(f"{paths[0].parent}: frames differ in size: {sorted(shapes)}")
     return np.stack(out)
 
 # %% ../../nbs/14_data.base.ipynb #b6ca910c
 class PoseVideoDataset(Dataset):
-    "Records of (RGB source, pose, label) -> the contract's samples: shared frame indices, joint transform, fixed persons."
+    "Records (RGB, pose, label) -> contract samples: shared frame indices and transform, M persons."
     def __init__(self,
-                 records: list[dict],                  # name, label, video|frames, and keypoint/keypoint_score/img_shape or a pose file
+                 records: list[dict],                  # name, label, video|frames, pose (arrays or a file to parse)
                  *,
                  layout: str,                          # joint layout of the keypoints ('penn13', 'ntu25', 'coco17')
                  classes: Sequence[str],               # class names; labels index into them
@@ -118,19 +120,20 @@ class PoseVideoDataset(Dataset):
                  img_size: int = 224,                  # S (H = W = S)
                  train: bool = False,                  # random sampling + augmentation, or fixed test views
                  num_clips: int = 1,                   # K > 1: multi-clip testing
-                 test_flip: bool = False,              # testing: every clip also flipped (2K views); ignored in training
+                 test_flip: bool = False,              # test: every clip also flipped (2K views); ignored in training
                  num_persons: int = 1,                 # M
                  on_error: str = 'raise',              # 'raise' | 'skip'
                  skipped: Iterable[tuple[str, str, str]] = (),   # construction problems found by the subclass
                  seed: int | None = None,              # fixed training randomness per (seed, epoch, index)
                  transform: ClipTransform | None = None,         # default: ClipTransform(img_size, train, layout)
-                 rgb: bool = True,                     # decode the frames; False: keypoint samples only (pose-only models)
-                 cache_frames: bool = False,           # keep every video's decoded frames in memory (small videos, e.g. rendered sets)
+                 rgb: bool = True,                     # decode the frames; False: keypoints only (pose-only models)
+                 cache_frames: bool = False,           # keep every video's decoded frames in memory (small videos)
                 ):
         self.layout, self.classes = get_layout(layout), list(classes)
         self.clip_len, self.img_size, self.train = int(clip_len), int(img_size), bool(train)
         self.num_clips, self.num_persons, self.seed, self.epoch = int(num_clips), int(num_persons), seed, 0
-        self.flips = (False, True) if test_flip and not self.train else (None,)   # None: the transform draws (or not) the flip
+        # None: the transform draws (or not) the flip
+        self.flips = (False, True) if test_flip and not self.train else (None,)
         self.rgb, self.cache_frames = bool(rgb), bool(cache_frames)
         self.transform = transform or ClipTransform(img_size=self.img_size, train=self.train, layout=self.layout)
         issues = Issues(on_error)
@@ -138,8 +141,9 @@ class PoseVideoDataset(Dataset):
         self.records = []
         for r in records:
             if not (isinstance(r['label'], (int, np.integer)) and 0 <= r['label'] < len(self.classes)):
-                issues(r['name'], 'unknown label', ValueError(
-                    f"{r.get('source', r['name'])}: label {r['label']!r} of {r['name']!r} is not one of the {len(self.classes)} classes"))
+                src = r.get('source', r['name'])
+                msg = f"{src}: label {r['label']!r} of {r['name']!r} is not one of the {len(self.classes)} classes"
+                issues(r['name'], 'unknown label', ValueError(msg))
                 continue
             self.records.append(r)
         self.on_error, self.skipped, self.failed = on_error, issues.items, []
@@ -176,7 +180,7 @@ class PoseVideoDataset(Dataset):
         return n, h, w
 
     def decoded_size(self, rec: dict, height: int, width: int) -> tuple[int, int]:
-        "Size of the decoded frames of a `height x width` source: videos decode at a reduced short side, image folders at full size."
+        "Decoded size of a `height x width` source: videos at a reduced short side, image folders in full."
         if 'frames' in rec: return height, width
         return _decode_size(height, width, round(self.img_size * self.transform.resize_ratio))
 
@@ -208,18 +212,21 @@ class PoseVideoDataset(Dataset):
                              f"(at most {frame_tolerance(max(n_video, n_pose))} frames apart are accepted)")
         if n_video != n_pose:
             if self.frame_mismatch == 0:
-                warnings.warn(f"{type(self).__name__}: {rec['name']}: video has {n_video} frames, pose {n_pose}; using the first "
-                              f"min = {min(n_video, n_pose)} (warned once per dataset)")
+                warnings.warn(f"{type(self).__name__}: {rec['name']}: video has {n_video} frames, pose {n_pose}; "
+                              f"using the first min = {min(n_video, n_pose)} (warned once per dataset)")
             self.frame_mismatch += 1
         kp, sc = fit_persons(torch.from_numpy(kp), torch.from_numpy(sc), self.num_persons)
         rng = self._rng(index)
-        inds = sample_indices(min(n_video, n_pose), self.clip_len, num_clips=self.num_clips, train=self.train, rng=rng)
+        n = min(n_video, n_pose)
+        inds = sample_indices(n, self.clip_len, num_clips=self.num_clips, train=self.train, rng=rng)
         uniq, inverse = np.unique(inds, return_inverse=True)
         size = self.decoded_size(rec, H, W)
-        if self.cache_frames:           # every frame decoded once, then indexed: fresh crops and frame draws at no decoding cost
-            if index not in self._frames: self._frames[index] = self.read_frames(rec, np.arange(min(n_video, n_pose)), None if size == (H, W) else size)
+        size = None if size == (H, W) else size
+        if self.cache_frames:
+            # every frame decoded once, then indexed: fresh crops and frame draws at no decoding cost
+            if index not in self._frames: self._frames[index] = self.read_frames(rec, np.arange(n), size)
             raw = self._frames[index][uniq]
-        else: raw = self.read_frames(rec, uniq, None if size == (H, W) else size)
+        else: raw = self.read_frames(rec, uniq, size)
         frames = torch.from_numpy(raw)[torch.from_numpy(inverse.reshape(-1))]
         frames = frames.reshape(self.num_clips, self.clip_len, *frames.shape[1:])
         ti = torch.from_numpy(inds)
@@ -229,12 +236,15 @@ class PoseVideoDataset(Dataset):
 
     def _load_pose_only(self, index: int, rec: dict, kp: np.ndarray, sc: np.ndarray, img_shape) -> dict:
         "The sample without pixels: the same frame indices, crop and flip, drawn on the annotation frame."
-        if img_shape is None: raise ValueError(f"{rec.get('source', rec['name'])}: a pose-only sample needs the frame size the keypoints refer to")
+        if img_shape is None:
+            src = rec.get('source', rec['name'])
+            raise ValueError(f"{src}: a pose-only sample needs the frame size the keypoints refer to")
         kp, sc = fit_persons(torch.from_numpy(kp), torch.from_numpy(sc), self.num_persons)
         size = self.decoded_size(rec, *img_shape)                      # the frame the crop boxes are drawn on
         kp = rescale_keypoints(kp, img_shape, size)
         rng = self._rng(index)
-        ti = torch.from_numpy(sample_indices(kp.shape[1], self.clip_len, num_clips=self.num_clips, train=self.train, rng=rng))
+        inds = sample_indices(kp.shape[1], self.clip_len, num_clips=self.num_clips, train=self.train, rng=rng)
+        ti = torch.from_numpy(inds)
         clips = [self.transform(None, kp[:, ti[k]], sc[:, ti[k]], frame_size=size, rng=rng, flip=f)
                  for k in range(self.num_clips) for f in self.flips]
         return self._sample(index, rec, clips)
@@ -244,7 +254,8 @@ class PoseVideoDataset(Dataset):
         return dict(out, label=int(rec['label']), index=int(index), name=str(rec['name']))
 
     def __getitem__(self, index: int) -> dict:
-        if not 0 <= index < len(self): raise IndexError(f"{type(self).__name__}: index {index} out of range ({len(self)} samples)")
+        if not 0 <= index < len(self):
+            raise IndexError(f"{type(self).__name__}: index {index} out of range ({len(self)} samples)")
         for attempt in range(min(len(self), 10)):
             i = (index + attempt) % len(self)
             try: return self.load(i)
@@ -258,14 +269,16 @@ class PoseVideoDataset(Dataset):
 
 # %% ../../nbs/14_data.base.ipynb #ce4f8927
 def collate(samples: Sequence[dict], num_persons: int | None = None) -> dict:
-    "Stack contract samples into a batch, padding/truncating persons to `num_persons` (default: the batch maximum)."
+    "Stack contract samples into a batch, persons fitted to `num_persons` (default: the batch maximum)."
     if not samples: raise ValueError("collate: empty batch")
     M = num_persons or max(s['scores'].shape[-3] for s in samples)
     kps, scs = zip(*(fit_persons(s['keypoints'], s['scores'], M) for s in samples))
     rgb = {'video' in s for s in samples}
     if len(rgb) > 1: raise ValueError("collate: some samples have a video and some do not")
     shapes = {tuple(s['video'].shape) for s in samples} if rgb == {True} else {None}
-    if len(shapes) > 1: raise ValueError(f"collate: samples have different video shapes {sorted(shapes)} (clip_len, img_size or num_clips differ)")
+    if len(shapes) > 1:
+        raise ValueError(f"collate: samples have different video shapes {sorted(shapes)} "
+                         "(clip_len, img_size or num_clips differ)")
     video = torch.stack([s['video'] for s in samples]) if rgb == {True} else None     # None: pose-only samples
     return dict(video=video, keypoints=torch.stack(kps), scores=torch.stack(scs),
                 label=torch.tensor([s['label'] for s in samples], dtype=torch.long),

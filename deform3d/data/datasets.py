@@ -1,4 +1,4 @@
-"""Penn Action, NTU RGB+D 60/120, FineGYM and the synthetic set in their native formats, each a `PoseVideoDataset` that finds its files and records; `build_dataset` from a `DataConfig`; `load_sample` of one video and its skeleton file.
+"""Penn Action, NTU RGB+D 60/120, FineGYM and the synthetic set, read in their native formats
 
 Docs: https://deform3d.github.io/deform3d/data.datasets.html.md"""
 
@@ -10,8 +10,9 @@ import hashlib, json, os, re, shutil, tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 import numpy as np
-from .readers import (load_pyskl_pickle, ntu_split, parse_ntu_name, read_gym_labels, read_label_map, read_ntu_skeleton,
-                              read_penn_label)
+from ..utils import check_choice
+from .readers import (load_pyskl_pickle, ntu_split, parse_ntu_name, read_gym_labels, read_label_map,
+                      read_ntu_skeleton, read_penn_label)
 from .base import DATASETS, DataConfig, Issues, PoseVideoDataset
 from .synthetic import write_synthetic
 from .render import SYNTHETIC_VERSION
@@ -22,18 +23,19 @@ __all__ = ['PENN_ACTION_CLASSES', 'pyskl_records', 'SyntheticDataset', 'PennActi
 
 # %% ../../nbs/17_data.datasets.ipynb #799a98ed
 def pyskl_records(ann_file: str | os.PathLike,
-                  split: str | None,                           # key of the pickle's 'split'; None: all annotations
-                  video_for: Callable[[str], Path | None],     # frame_dir -> video file (None: not found)
-                  issues: Callable[[str, str, Exception], None],   # called (name, kind, error) per bad sample: raises or records
-                  names: Sequence[str] | None = None,          # restrict to these frame_dirs (in this order)
+                  split: str | None,                              # key of the pickle's 'split'; None: all annotations
+                  video_for: Callable[[str], Path | None],        # frame_dir -> video file (None: not found)
+                  issues: Callable[[str, str, Exception], None],  # per bad sample (name, kind, error): raise or record
+                  names: Sequence[str] | None = None,             # restrict to these frame_dirs (in this order)
                  ) -> list[dict]:
     "Records of the PYSKL pickle `ann_file` for one split, with their video files."
     data = load_pyskl_pickle(ann_file)
     by_name = {a['frame_dir']: a for a in data['annotations']}
     if names is None:
+        other = {'test': 'val', 'val': 'test'}.get(split)      # the same split under its other name
         if split is None: names = list(by_name)
         elif split in data['split']: names = data['split'][split]
-        elif {'test': 'val', 'val': 'test'}.get(split) in data['split']: names = data['split'][{'test': 'val', 'val': 'test'}[split]]
+        elif other in data['split']: names = data['split'][other]
         else: raise ValueError(f"{ann_file}: no split {split!r}; it has {sorted(data['split'])}")
     records = []
     for n in names:
@@ -42,8 +44,8 @@ def pyskl_records(ann_file: str | os.PathLike,
         if video is None:
             issues(n, 'missing video', FileNotFoundError(f"{ann_file}: no video file for sample {n!r}"))
             continue
-        records.append(dict(name=n, label=a['label'], video=video, keypoint=a['keypoint'], keypoint_score=a.get('keypoint_score'),
-                            img_shape=a.get('img_shape'), source=str(ann_file)))
+        records.append(dict(name=n, label=a['label'], video=video, keypoint=a['keypoint'],
+                            keypoint_score=a.get('keypoint_score'), img_shape=a.get('img_shape'), source=str(ann_file)))
     return records
 
 def _find(candidates: Iterable[Path]) -> Path | None:
@@ -57,30 +59,33 @@ class SyntheticDataset(PoseVideoDataset):
                  num_clips: int = 1, num_persons: int = 1, on_error: str = 'raise', **kw):
         root = Path(root)
         meta_file = root / 'meta.json'
-        if not meta_file.is_file(): raise FileNotFoundError(f"{meta_file}: no such file (not a synthetic dataset folder?)")
+        if not meta_file.is_file():
+            raise FileNotFoundError(f"{meta_file}: no such file (not a synthetic dataset folder?)")
         try: meta = json.loads(meta_file.read_text())
         except Exception as e: raise ValueError(f"{meta_file}: not valid JSON ({e})") from None
         for k in ('layout', 'classes'):
             if k not in meta: raise ValueError(f"{meta_file}: missing key {k!r}")
         issues = Issues(on_error)
-        records = pyskl_records(root / 'annotations.pkl', split, lambda n: _find([root / 'videos' / f'{n}.mp4']), issues)
+        def video_for(name: str) -> Path | None: return _find([root / 'videos' / f'{name}.mp4'])
+        records = pyskl_records(root / 'annotations.pkl', split, video_for, issues)
         super().__init__(records, layout=meta['layout'], classes=meta['classes'], clip_len=clip_len, img_size=img_size,
-                         train=split == 'train' if train is None else train, num_clips=num_clips, num_persons=num_persons,
-                         on_error=on_error, skipped=issues.items, **kw)
+                         train=split == 'train' if train is None else train, num_clips=num_clips,
+                         num_persons=num_persons, on_error=on_error, skipped=issues.items, **kw)
 
 # %% ../../nbs/17_data.datasets.ipynb #fddb1f8d
-PENN_ACTION_CLASSES = ('baseball_pitch', 'baseball_swing', 'bench_press', 'bowl', 'clean_and_jerk', 'golf_swing', 'jump_rope',
-                       'jumping_jacks', 'pullup', 'pushup', 'situp', 'squat', 'strum_guitar', 'tennis_forehand', 'tennis_serve')
+PENN_ACTION_CLASSES = ('baseball_pitch', 'baseball_swing', 'bench_press', 'bowl', 'clean_and_jerk', 'golf_swing',
+                       'jump_rope', 'jumping_jacks', 'pullup', 'pushup', 'situp', 'squat', 'strum_guitar',
+                       'tennis_forehand', 'tennis_serve')
 
 class PennAction(PoseVideoDataset):
-    "Penn Action: `root/frames/NNNN/*.jpg` + `root/labels/NNNN.mat`, official train/test split from the `.mat` files."
+    "Penn Action: `root/frames/NNNN/*.jpg` + `root/labels/NNNN.mat`, the split from the `.mat` files."
     def __init__(self, root: str | os.PathLike, split: str = 'train', *, clip_len: int = 12, img_size: int = 224,
                  train: bool | None = None,             # default: split == 'train'
                  num_clips: int = 1, num_persons: int = 1, on_error: str = 'raise',
                  use_visibility: bool = False,          # invisible joints absent (score 0) instead of score 1
                  **kw):
         root, rgb = Path(root), kw.get('rgb', True)
-        if split not in ('train', 'test', 'val'): raise ValueError(f"PennAction: split must be 'train' or 'test', got {split!r}")
+        check_choice('PennAction: split', split, ('train', 'test', 'val'))
         label_dir = root / 'labels'
         if not rgb and not label_dir.is_dir() and any(root.glob('*.mat')): label_dir = root   # the labels folder itself
         files = sorted(label_dir.glob('*.mat')) if label_dir.is_dir() else []
@@ -89,20 +94,25 @@ class PennAction(PoseVideoDataset):
         for f in files:
             try: lab = read_penn_label(f)
             except Exception as e:
-                issues(f.stem, 'unreadable annotation', e); continue
+                issues(f.stem, 'unreadable annotation', e)
+                continue
             if lab['train'] != (split == 'train'): continue
             if lab['action'] not in PENN_ACTION_CLASSES:
-                issues(f.stem, 'unknown label', ValueError(f"{f}: action {lab['action']!r} is not a Penn Action class {PENN_ACTION_CLASSES}"))
+                err = ValueError(f"{f}: action {lab['action']!r} is not a Penn Action class {PENN_ACTION_CLASSES}")
+                issues(f.stem, 'unknown label', err)
                 continue
             frames = root / 'frames' / f.stem
             if rgb and not frames.is_dir():
-                issues(f.stem, 'missing frames', FileNotFoundError(f"{frames}: no frame folder for {f}")); continue
-            score = lab['visibility'].astype(np.float32) if use_visibility else np.ones(lab['keypoint'].shape[:2], np.float32)
-            records.append(dict(name=f.stem, label=PENN_ACTION_CLASSES.index(lab['action']), frames=frames, source=str(f),
-                                keypoint=lab['keypoint'][None], keypoint_score=score[None], img_shape=lab['dimensions'][:2]))
+                issues(f.stem, 'missing frames', FileNotFoundError(f"{frames}: no frame folder for {f}"))
+                continue
+            if use_visibility: score = lab['visibility'].astype(np.float32)
+            else: score = np.ones(lab['keypoint'].shape[:2], np.float32)
+            records.append(dict(name=f.stem, label=PENN_ACTION_CLASSES.index(lab['action']), frames=frames,
+                                source=str(f), keypoint=lab['keypoint'][None], keypoint_score=score[None],
+                                img_shape=lab['dimensions'][:2]))
         super().__init__(records, layout='penn13', classes=PENN_ACTION_CLASSES, clip_len=clip_len, img_size=img_size,
-                         train=split == 'train' if train is None else train, num_clips=num_clips, num_persons=num_persons,
-                         on_error=on_error, skipped=issues.items, **kw)
+                         train=split == 'train' if train is None else train, num_clips=num_clips,
+                         num_persons=num_persons, on_error=on_error, skipped=issues.items, **kw)
 
 # %% ../../nbs/17_data.datasets.ipynb #36a709e1
 class NTU(PoseVideoDataset):
@@ -111,27 +121,30 @@ class NTU(PoseVideoDataset):
                  skeleton: str = 'kinect',              # 'kinect' (.skeleton files) or 'hrnet' (PYSKL pickle)
                  ann_file: str | os.PathLike | None = None,   # hrnet pickle; default root/ntu{version}_hrnet.pkl
                  video_root: str | os.PathLike | None = None, # extra folder searched first for the videos
-                 missing: str | os.PathLike | Iterable[str] | None = None,  # samples to leave out (official missing list)
-                 classes: str | os.PathLike | Sequence[str] | None = None,  # label_map file or names; default 'A001', ...
+                 missing: str | os.PathLike | Iterable[str] | None = None,  # samples to leave out (official list)
+                 classes: str | os.PathLike | Sequence[str] | None = None,  # label_map file or names; default A001, ...
                  clip_len: int = 12, img_size: int = 224, train: bool | None = None,
                  num_clips: int = 1, num_persons: int = 2, on_error: str = 'raise', **kw):
         root = Path(root)
-        if skeleton not in ('kinect', 'hrnet'): raise ValueError(f"NTU: skeleton must be 'kinect' or 'hrnet', got {skeleton!r}")
+        check_choice('NTU: skeleton', skeleton, ('kinect', 'hrnet'))
         split = {'test': 'val'}.get(split, split)
-        if split not in ('train', 'val'): raise ValueError(f"NTU: split must be 'train' or 'val', got {split!r}")
+        check_choice('NTU: split', split, ('train', 'val'))
         dirs = ([Path(video_root)] if video_root else []) + [root / 'nturgb+d_rgb', root, root / 'nturgbd_videos']
         def video_for(name: str) -> Path | None:
             return _find(d / f'{name}{ext}' for d in dirs for ext in ('_rgb.avi', '.mp4', '.avi'))
         issues = Issues(on_error)
         if skeleton == 'kinect':
-            files = {p.stem: p for d in (root, root / 'nturgb+d_skeletons') if d.is_dir() for p in sorted(d.glob('*.skeleton'))}
-            if not files: raise FileNotFoundError(f"{root}: no NTU .skeleton files (in {root / 'nturgb+d_skeletons'} or {root})")
+            skeleton_dirs = [d for d in (root, root / 'nturgb+d_skeletons') if d.is_dir()]
+            files = {p.stem: p for d in skeleton_dirs for p in sorted(d.glob('*.skeleton'))}
+            if not files:
+                raise FileNotFoundError(f"{root}: no NTU .skeleton files (in {root / 'nturgb+d_skeletons'} or {root})")
             names = ntu_split(sorted(files), version, protocol, missing=missing)[split]
             records = []
             for n in names:
                 video = video_for(n)
                 if video is None:
-                    issues(n, 'missing video', FileNotFoundError(f"{files[n]}: no video {n}_rgb.avi / {n}.mp4 in {[str(d) for d in dirs]}"))
+                    err = FileNotFoundError(f"{files[n]}: no video {n}_rgb.avi / {n}.mp4 in {[str(d) for d in dirs]}")
+                    issues(n, 'missing video', err)
                     continue
                 records.append(dict(name=n, label=parse_ntu_name(n)['action'] - 1, video=video, skeleton=files[n],
                                     img_shape=(1080, 1920), source=str(files[n])))
@@ -141,7 +154,9 @@ class NTU(PoseVideoDataset):
             data = load_pyskl_pickle(ann_file)
             key = f'{protocol}_{split}'
             names = data['split'].get(key)
-            if names is None: names = ntu_split([a['frame_dir'] for a in data['annotations']], version, protocol, missing=missing)[split]
+            if names is None:
+                frame_dirs = [a['frame_dir'] for a in data['annotations']]
+                names = ntu_split(frame_dirs, version, protocol, missing=missing)[split]
             records = pyskl_records(ann_file, None, video_for, issues, names=names)
             layout = 'coco17'
         if isinstance(classes, (str, os.PathLike)): classes = read_label_map(classes)
@@ -166,7 +181,7 @@ def kinect_pose(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, tuple[
 _GYM = re.compile(r'^(?P<vid>.+?)_(?:E_)?(?P<es>\d{6})_(?P<ee>\d{6})_(?:A_)?(?P<as>\d{4})_(?P<ae>\d{4})$')
 
 def gym_clip_key(name: str) -> str:
-    "Canonical FineGYM clip id `<vid>_E_<es>_<ee>_A_<as>_<ae>` of a name with or without the `E_`/`A_` markers."
+    "Canonical FineGYM clip id `<vid>_E_<es>_<ee>_A_<as>_<ae>` of a name with or without `E_`/`A_`."
     m = _GYM.match(Path(str(name)).stem)
     return f"{m['vid']}_E_{m['es']}_{m['ee']}_A_{m['as']}_{m['ae']}" if m else Path(str(name)).stem
 
@@ -175,14 +190,16 @@ class FineGYM(PoseVideoDataset):
     def __init__(self, root: str | os.PathLike, split: str = 'train', *,
                  ann_file: str | os.PathLike | None = None,   # default root/gym_hrnet.pkl
                  video_dir: str | os.PathLike | None = None,  # default: root/subactions, root/videos or root
-                 list_file: str | os.PathLike | None = None,  # Gym99 '<clip_id> <label>' list: defines samples and labels
-                 classes: str | os.PathLike | Sequence[str] | None = None,  # label_map file or names; default 99 numbered
+                 list_file: str | os.PathLike | None = None,  # Gym99 '<clip_id> <label>' list: the samples and labels
+                 classes: str | os.PathLike | Sequence[str] | None = None,  # label_map file or names, default numbered
                  clip_len: int = 12, img_size: int = 224, train: bool | None = None,
                  num_clips: int = 1, num_persons: int = 1, on_error: str = 'raise', **kw):
         root = Path(root)
         ann_file = Path(ann_file) if ann_file else root / 'gym_hrnet.pkl'
-        vdirs = [Path(video_dir)] if video_dir else [d for d in (root / 'subactions', root / 'videos', root) if d.is_dir()]
-        videos = {gym_clip_key(p.name): p for d in reversed(vdirs) for p in d.iterdir() if p.suffix.lower() in ('.mp4', '.avi', '.mkv')}
+        if video_dir: vdirs = [Path(video_dir)]
+        else: vdirs = [d for d in (root / 'subactions', root / 'videos', root) if d.is_dir()]
+        videos = {gym_clip_key(p.name): p for d in reversed(vdirs) for p in d.iterdir()
+                  if p.suffix.lower() in ('.mp4', '.avi', '.mkv')}
         if isinstance(classes, (str, os.PathLike)): classes = read_label_map(classes)
         classes = list(classes) if classes is not None else [f'gym99_{i:02d}' for i in range(99)]
         issues = Issues(on_error)
@@ -193,15 +210,21 @@ class FineGYM(PoseVideoDataset):
             for clip, label in listed:
                 r = by_key.get(gym_clip_key(clip))
                 if r is None:
-                    issues(clip, 'missing pose', ValueError(f"{list_file}: clip {clip!r} has no pose in {ann_file} (or no video)")); continue
+                    err = ValueError(f"{list_file}: clip {clip!r} has no pose in {ann_file} (or no video)")
+                    issues(clip, 'missing pose', err)
+                    continue
                 records.append(dict(r, label=label, source=str(list_file)))
         super().__init__(records, layout='coco17', classes=classes, clip_len=clip_len, img_size=img_size,
-                         train=split == 'train' if train is None else train, num_clips=num_clips, num_persons=num_persons,
-                         on_error=on_error, skipped=issues.items, **kw)
+                         train=split == 'train' if train is None else train, num_clips=num_clips,
+                         num_persons=num_persons, on_error=on_error, skipped=issues.items, **kw)
 
 # %% ../../nbs/17_data.datasets.ipynb #b7591ad4
 _LAYOUT_BY_JOINTS = {13: 'penn13', 17: 'coco17', 25: 'ntu25'}
-_LAYOUT_NAMES = {'penn13': 'the Penn Action layout', 'coco17': 'the COCO/HRNet layout', 'ntu25': 'the NTU Kinect layout'}
+_LAYOUT_NAMES = {
+    'penn13': 'the Penn Action layout',
+    'coco17': 'the COCO/HRNet layout',
+    'ntu25': 'the NTU Kinect layout',
+}
 
 def _joints_text(v: int) -> str:
     return f"{v} joints" + (f" ({_LAYOUT_NAMES[_LAYOUT_BY_JOINTS[v]]})" if v in _LAYOUT_BY_JOINTS else '')
@@ -212,7 +235,7 @@ def load_sample(video: str | os.PathLike,                # video file, or a fold
                 frame_dir: str | None = None,            # PYSKL pickle: which annotation
                 clip_len: int = 12, img_size: int | tuple[int, int] = 224, num_clips: int = 1,
                 num_persons: int | None = None,          # default: the persons in the file
-                num_joints: int | None = None,           # joints the model expects; another count is an error naming both
+                num_joints: int | None = None,           # the joints the model expects (else an error naming both)
                 expected_by: str = 'the model',          # who expects them, for that error (e.g. "checkpoint last.pt")
                ) -> dict:
     "One test-time sample (contract dict, label 0) from a video and its skeleton file."
@@ -224,25 +247,32 @@ def load_sample(video: str | os.PathLike,                # video file, or a fold
     if suffix == '.skeleton': kp, sc, shape = kinect_pose(skeleton)
     elif suffix == '.mat':
         lab = read_penn_label(skeleton)
-        kp, sc, shape = lab['keypoint'][None], np.ones((1,) + lab['keypoint'].shape[:2], np.float32), lab['dimensions'][:2]
+        kp, shape = lab['keypoint'][None], lab['dimensions'][:2]
+        sc = np.ones((1,) + lab['keypoint'].shape[:2], np.float32)
     elif suffix in ('.pkl', '.pickle'):
         anns = load_pyskl_pickle(skeleton)['annotations']
         want = gym_clip_key(frame_dir or video.name)
-        hits = [a for a in anns if gym_clip_key(a['frame_dir']) == want] or (anns if len(anns) == 1 and frame_dir is None else [])
-        if not hits: raise ValueError(f"{skeleton}: no annotation with frame_dir {frame_dir or video.stem!r} ({len(anns)} annotations)")
+        hits = [a for a in anns if gym_clip_key(a['frame_dir']) == want]
+        if not hits and len(anns) == 1 and frame_dir is None: hits = anns
+        if not hits:
+            raise ValueError(f"{skeleton}: no annotation with frame_dir {frame_dir or video.stem!r} "
+                             f"({len(anns)} annotations)")
         a = hits[0]
         kp = np.asarray(a['keypoint'], np.float32)[..., :2]
-        sc = np.ones(kp.shape[:-1], np.float32) if a.get('keypoint_score') is None else np.asarray(a['keypoint_score'], np.float32)
+        score = a.get('keypoint_score')
+        sc = np.ones(kp.shape[:-1], np.float32) if score is None else np.asarray(score, np.float32)
         shape = a.get('img_shape')
     else: raise ValueError(f"{skeleton}: unknown skeleton format {suffix!r} (expected .skeleton, .mat or .pkl)")
     if num_joints is not None and kp.shape[2] != num_joints:
         raise ValueError(f"{skeleton}: the skeleton file has {_joints_text(kp.shape[2])} but {expected_by} expects "
                          f"{_joints_text(num_joints)}")
-    if kp.shape[2] not in _LAYOUT_BY_JOINTS: raise ValueError(f"{skeleton}: {kp.shape[2]} joints; known layouts have {sorted(_LAYOUT_BY_JOINTS)}")
+    if kp.shape[2] not in _LAYOUT_BY_JOINTS:
+        raise ValueError(f"{skeleton}: {kp.shape[2]} joints; known layouts have {sorted(_LAYOUT_BY_JOINTS)}")
     rec = dict(name=video.stem, label=0, keypoint=kp, keypoint_score=sc, img_shape=shape, source=str(skeleton),
                **({'frames': video} if video.is_dir() else {'video': video}))
-    ds = PoseVideoDataset([rec], layout=_LAYOUT_BY_JOINTS[kp.shape[2]], classes=['?'], clip_len=clip_len, img_size=img_size,
-                          train=False, num_clips=num_clips, num_persons=num_persons or max(1, kp.shape[0]))
+    ds = PoseVideoDataset([rec], layout=_LAYOUT_BY_JOINTS[kp.shape[2]], classes=['?'], clip_len=clip_len,
+                          img_size=img_size, train=False, num_clips=num_clips,
+                          num_persons=num_persons or max(1, kp.shape[0]))
     return ds[0]
 
 # %% ../../nbs/17_data.datasets.ipynb #7a3e0c02
@@ -250,7 +280,7 @@ def rendered_penn(labels: str | os.PathLike,                 # folder of Penn Ac
                   size: int,                                 # H = W of the rendered frames
                   cache_dir: str | os.PathLike | None = None,   # None: $DEFORM3D_CACHE or ~/.cache/deform3d
                  ) -> Path:
-    "Folder of the synthetic RGB + skeleton set rendered from `labels` (written on first use, then reused)."
+    "Folder of the RGB + skeleton set rendered from `labels` (written on first use, then reused)."
     files = sorted(Path(labels).glob('*.mat'))
     if not files: raise FileNotFoundError(f"{labels}: no Penn Action label files (*.mat) to render")
     key = json.dumps([SYNTHETIC_VERSION, int(size), [(f.name, f.stat().st_size) for f in files]])
@@ -258,7 +288,8 @@ def rendered_penn(labels: str | os.PathLike,                 # folder of Penn Ac
     out = root / f"rendered-penn-{int(size)}px-{hashlib.md5(key.encode()).hexdigest()[:12]}"
     if (out / 'meta.json').exists(): return out
     root.mkdir(parents=True, exist_ok=True)
-    print(f"rendering {len(files)} Penn Action sequences at {size}x{size} into {out} (once; later runs reuse it)", flush=True)
+    print(f"rendering {len(files)} Penn Action sequences at {size}x{size} into {out} (once; later runs reuse it)",
+          flush=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f'.{out.name}-'))
     try:
         write_synthetic(tmp, num_frames=None, size=(int(size), int(size)), pose_source=Path(labels))
@@ -279,9 +310,12 @@ def build_dataset(data: DataConfig,             # clip_len, img_size and num_per
     "The dataset of `data` for `split`."
     d = data
     unset = [k for k in ('clip_len', 'img_size', 'num_persons') if getattr(d, k) is None]
-    if unset: raise ValueError(f"build_dataset: data.{unset[0]} is not set (deform3d.training.config.resolve takes it from the model)")
-    kw = dict(clip_len=d.clip_len, img_size=d.img_size, train=train, num_clips=num_clips, test_flip=test_flip, num_persons=d.num_persons, seed=seed,
-              rgb=d.rgb is not False, cache_frames=d.cache_frames)
+    if unset:
+        raise ValueError(f"build_dataset: data.{unset[0]} is not set "
+                         "(deform3d.training.config.resolve takes it from the model)")
+    check_choice('data.dataset', d.dataset, DATASETS)
+    kw = dict(clip_len=d.clip_len, img_size=d.img_size, train=train, num_clips=num_clips, test_flip=test_flip,
+              num_persons=d.num_persons, seed=seed, rgb=d.rgb is not False, cache_frames=d.cache_frames)
     if d.dataset == 'synthetic': ds = SyntheticDataset(d.root, split, **kw)
     elif d.dataset in ('ntu60', 'ntu120'):
         ds = NTU(d.root, version=int(d.dataset[3:]), protocol=d.protocol, split=split, skeleton=d.skeleton,
@@ -290,19 +324,24 @@ def build_dataset(data: DataConfig,             # clip_len, img_size and num_per
         ds = FineGYM(d.root, split, ann_file=d.ann_file, video_dir=d.video_root, classes=d.label_map,
                      list_file=d.train_list if split == d.train_split else d.test_list, **kw)
     elif d.dataset == 'pennaction': ds = PennAction(d.root, split, **kw)
-    elif d.dataset == 'rendered_penn': ds = SyntheticDataset(rendered_penn(d.root, d.img_size, d.cache_dir), split, **kw)
-    else: raise ValueError(f"data.dataset '{d.dataset}' is not one of {', '.join(DATASETS)}")
+    else: ds = SyntheticDataset(rendered_penn(d.root, d.img_size, d.cache_dir), split, **kw)     # 'rendered_penn'
     if len(ds) == 0:
-        skipped = f"; {len(ds.skipped)} skipped ({', '.join(f'{k}: {n}' for k, n in ds.summary()['skipped'].items())})" if ds.skipped else ''
+        skipped = ''
+        if ds.skipped:
+            counts = ', '.join(f'{k}: {n}' for k, n in ds.summary()['skipped'].items())
+            skipped = f"; {len(ds.skipped)} skipped ({counts})"
+        expected = _EXPECTED_LAYOUT[d.dataset if d.dataset in _EXPECTED_LAYOUT else d.dataset[:3]]
         raise ValueError(f"{d.root}: the '{split}' split of {d.dataset} has no clips: found 0 samples{skipped}; "
-                         f"expected {_EXPECTED_LAYOUT[d.dataset if d.dataset in _EXPECTED_LAYOUT else d.dataset[:3]]}")
+                         f"expected {expected}")
     return ds
 
 _EXPECTED_LAYOUT = {
-    'synthetic': "annotations.pkl (PYSKL) whose split lists names with videos/<name>.mp4, and meta.json (deform3d synth)",
-    'ntu': "*.skeleton files (in the root or nturgb+d_skeletons/) of the protocol's subjects/cameras/setups with videos "
-           "<name>_rgb.avi in nturgb+d_rgb/, or a PYSKL hrnet pickle",
+    'synthetic': "annotations.pkl (PYSKL) whose split lists names with videos/<name>.mp4, "
+                 "and meta.json (deform3d synth)",
+    'ntu': "*.skeleton files (in the root or nturgb+d_skeletons/) of the protocol's subjects/cameras/setups "
+           "with videos <name>_rgb.avi in nturgb+d_rgb/, or a PYSKL hrnet pickle",
     'finegym': "gym_hrnet.pkl (PYSKL) listing the split's clips, with their videos in subactions/ or videos/",
     'rendered_penn': "Penn Action label files NNNN.mat (rendered into data.cache_dir) marked for this split",
-    'pennaction': "labels/NNNN.mat marked for this split, each with its frames/NNNN/ folder (a pose-only model: the labels alone)",
+    'pennaction': "labels/NNNN.mat marked for this split, each with its frames/NNNN/ folder "
+                  "(a pose-only model: the labels alone)",
 }

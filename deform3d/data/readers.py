@@ -1,4 +1,4 @@
-"""Readers for the native files of the paper's datasets (NTU RGB+D `.skeleton`, Penn Action `.mat`, FineGYM lists, PYSKL/MMAction2 skeleton pickles), each turning bad input into an error that names the file and what is wrong.
+"""Readers of the datasets' native files, with errors that name the file and what is wrong with it
 
 Docs: https://deform3d.github.io/deform3d/data.readers.html.md"""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 import numpy as np
 import scipy.io
-from ..utils import atomic_path, check_file
+from ..utils import atomic_path, check_choice, check_file
 
 # %% auto #0
 __all__ = ['PENN_JOINTS', 'NTU60_XSUB_TRAIN', 'NTU120_XSUB_TRAIN', 'read_ntu_skeleton', 'write_ntu_skeleton', 'read_penn_label',
@@ -23,27 +23,30 @@ def _text_lines(path) -> tuple[Path, list[str]]:
     "The lines of a text file without line endings (LF or CRLF; the last line may lack its newline)."
     p = check_file(path)
     try: text = p.read_bytes().decode('utf-8')
-    except UnicodeDecodeError as e: raise ValueError(f"{p}: not a UTF-8 text file (bad byte at offset {e.start})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{p}: not a UTF-8 text file (bad byte at offset {e.start})") from None
     return p, text.splitlines()
 
 # %% ../../nbs/11_data.readers.ipynb #75ddc31e
 _NTU_JOINTS = 25
 
 def read_ntu_skeleton(path,
-                      order: str = 'appearance',   # slot order: 'appearance' (first frame seen) or 'motion' (most motion first)
+                      order: str = 'appearance',   # slot order: 'appearance' (first seen) or 'motion' (most first)
                      ) -> dict:
-    "Parse an NTU RGB+D `.skeleton` file into per-person arrays `(M, T, 25, C)`, persons tracked by body ID."
-    if order not in ('appearance', 'motion'): raise ValueError(f"read_ntu_skeleton: order must be 'appearance' or 'motion', got {order!r}")
+    "Parse an NTU `.skeleton` file into per-person arrays `(M, T, 25, C)`, persons tracked by body ID."
+    check_choice('read_ntu_skeleton: order', order, ('appearance', 'motion'))
     p, lines = _text_lines(path)
     pos = 0
     def take(what: str) -> list[str]:
         nonlocal pos
-        if pos >= len(lines): raise ValueError(f"{p}: truncated: line {pos + 1}: expected {what}, file ends after {len(lines)} lines")
+        if pos >= len(lines):
+            raise ValueError(f"{p}: truncated: line {pos + 1}: expected {what}, file ends after {len(lines)} lines")
         pos += 1
         return lines[pos - 1].split()
     def count(what: str) -> int:
         tok = take(what)
-        if len(tok) != 1 or not tok[0].isdigit(): raise ValueError(f"{p}: line {pos}: expected {what} (one integer), got {lines[pos - 1][:80]!r}")
+        if len(tok) != 1 or not tok[0].isdigit():
+            raise ValueError(f"{p}: line {pos}: expected {what} (one integer), got {lines[pos - 1][:80]!r}")
         return int(tok[0])
 
     num_frames = count('the number of frames')
@@ -55,19 +58,27 @@ def read_ntu_skeleton(path,
         seen: dict[int, int] = {}
         for b in range(nb):
             tok = take(f'body {b + 1} of frame {t + 1} (10 values)')
-            if len(tok) != 10: raise ValueError(f"{p}: line {pos}: body line of frame {t + 1} has {len(tok)} values, expected 10")
+            if len(tok) != 10:
+                raise ValueError(f"{p}: line {pos}: body line of frame {t + 1} has {len(tok)} values, expected 10")
             try: bid = int(tok[0])
             except ValueError: raise ValueError(f"{p}: line {pos}: body ID {tok[0]!r} is not an integer") from None
-            if not 0 <= bid < 2 ** 64: raise ValueError(f"{p}: line {pos}: body ID {bid} is not a 64-bit unsigned integer")
-            key = (bid, seen.get(bid, 0)); seen[bid] = key[1] + 1
+            if not 0 <= bid < 2 ** 64:
+                raise ValueError(f"{p}: line {pos}: body ID {bid} is not a 64-bit unsigned integer")
+            key = (bid, seen.get(bid, 0))
+            seen[bid] = key[1] + 1
             m = slots.setdefault(key, len(slots))
             nj = count(f'the number of joints of body {b + 1} of frame {t + 1}')
             if nj != _NTU_JOINTS: raise ValueError(f"{p}: line {pos}: {nj} joints, expected {_NTU_JOINTS}")
-            if pos + nj > len(lines): raise ValueError(f"{p}: truncated: line {len(lines) + 1}: expected joint {len(lines) - pos + 1} of body {b + 1} of frame {t + 1}, file ends")
-            rec_t.append(t); rec_m.append(m); rec_line.append(pos)
+            if pos + nj > len(lines):
+                raise ValueError(f"{p}: truncated: line {len(lines) + 1}: expected joint {len(lines) - pos + 1} "
+                                 f"of body {b + 1} of frame {t + 1}, file ends")
+            rec_t.append(t)
+            rec_m.append(m)
+            rec_line.append(pos)
             pos += nj
     extra = [i for i in range(pos, len(lines)) if lines[i].strip()]
-    if extra: raise ValueError(f"{p}: line {extra[0] + 1}: unexpected content after the last frame: {lines[extra[0]][:80]!r}")
+    if extra:
+        raise ValueError(f"{p}: line {extra[0] + 1}: unexpected content after the last frame: {lines[extra[0]][:80]!r}")
 
     n_rec, M = len(rec_line), len(slots)
     rows = [i + j for i in rec_line for j in range(_NTU_JOINTS)]
@@ -95,7 +106,7 @@ def read_ntu_skeleton(path,
                 total_frames=num_frames)
 
 def _parse_rows(p: Path, lines: list[str], rows: list[int], ncol: int) -> np.ndarray:
-    "Lines `rows` of `lines` as an `(len(rows), ncol)` float array; errors name the first bad line (1-based)."
+    "Lines `rows` of `lines` as a `(len(rows), ncol)` float array; errors name the first bad line."
     toks = [lines[i].split() for i in rows]
     for i, t in zip(rows, toks):
         if len(t) != ncol: raise ValueError(f"{p}: line {i + 1}: {len(t)} values, expected {ncol}: {lines[i][:80]!r}")
@@ -119,7 +130,8 @@ def write_ntu_skeleton(path,
         out.append(str(len(bodies)))
         for bid, joints in bodies:
             joints = np.asarray(joints, np.float64)
-            if joints.shape != (_NTU_JOINTS, 12): raise ValueError(f"{path}: body {bid}: joints must be (25, 12), got {joints.shape}")
+            if joints.shape != (_NTU_JOINTS, 12):
+                raise ValueError(f"{path}: body {bid}: joints must be (25, 12), got {joints.shape}")
             out += [f"{bid} 0 1 1 1 1 0 0 0 2", str(_NTU_JOINTS)]
             out += [' '.join(f"{v:.7g}" for v in row[:11]) + f" {int(row[11])}" for row in joints]
     p = Path(path)
@@ -128,6 +140,7 @@ def write_ntu_skeleton(path,
 
 # %% ../../nbs/11_data.readers.ipynb #1730098f
 PENN_JOINTS = 13
+_PENN_FIELDS = ('action', 'pose', 'x', 'y', 'visibility', 'train', 'bbox', 'dimensions', 'nframes')
 
 def read_penn_label(path) -> dict:
     "Read a Penn Action `labels/NNNN.mat` file into a dict with `(T, 13, 2)` float32 keypoints."
@@ -135,15 +148,17 @@ def read_penn_label(path) -> dict:
     try: m = scipy.io.loadmat(str(p))
     except Exception as e:
         raise ValueError(f"{p}: not a readable MATLAB .mat file ({type(e).__name__}: {str(e)[:200]})") from None
-    missing = [k for k in ('action', 'pose', 'x', 'y', 'visibility', 'train', 'bbox', 'dimensions', 'nframes') if k not in m]
-    if missing: raise ValueError(f"{p}: missing field(s) {missing}; a Penn Action label file has action, pose, x, y, visibility, train, bbox, dimensions, nframes")
+    missing = [k for k in _PENN_FIELDS if k not in m]
+    if missing:
+        raise ValueError(f"{p}: missing field(s) {missing}; a Penn Action label file has {', '.join(_PENN_FIELDS)}")
     def scalar(k):
         v = np.asarray(m[k]).ravel()
         if v.size != 1: raise ValueError(f"{p}: field {k!r} should be a scalar, has shape {np.shape(m[k])}")
         return int(v[0])
     def string(k):
         v = np.asarray(m[k]).ravel()
-        if v.size != 1 or v.dtype.kind != 'U': raise ValueError(f"{p}: field {k!r} should be a string, got {v.dtype} {v.shape}")
+        if v.size != 1 or v.dtype.kind != 'U':
+            raise ValueError(f"{p}: field {k!r} should be a string, got {v.dtype} {v.shape}")
         return str(v[0])
     x, y, vis = (np.asarray(m[k]) for k in ('x', 'y', 'visibility'))
     if x.ndim != 2 or x.shape[1] != PENN_JOINTS or y.shape != x.shape or vis.shape != x.shape:
@@ -162,16 +177,23 @@ def read_penn_label(path) -> dict:
                 visibility=vis.astype(bool), bbox=bbox, dimensions=tuple(int(d) for d in dims), nframes=nframes)
 
 # %% ../../nbs/11_data.readers.ipynb #b329f2e7
-def write_penn_label(path, action: str, keypoint: np.ndarray, visibility: np.ndarray, *, train: bool = True,
-                     pose: str = 'front', dimensions: tuple[int, int] = (360, 480), bbox: np.ndarray | None = None) -> Path:
-    "Write a Penn Action-format label file (for fixtures and synthetic data); `keypoint` is `(T, 13, 2)` (x, y)."
-    kp = np.asarray(keypoint); T = kp.shape[0]
+def write_penn_label(path, action: str, keypoint: np.ndarray, visibility: np.ndarray, *,
+                     train: bool = True, pose: str = 'front', dimensions: tuple[int, int] = (360, 480),
+                     bbox: np.ndarray | None = None) -> Path:
+    "Write a Penn Action label file (fixtures, synthetic data); `keypoint` is `(T, 13, 2)` (x, y)."
+    kp = np.asarray(keypoint)
+    T = kp.shape[0]
     if kp.shape != (T, PENN_JOINTS, 2): raise ValueError(f"{path}: keypoint must be (T, 13, 2), got {kp.shape}")
     if bbox is None: bbox = np.concatenate([kp.min(1), kp.max(1)], axis=-1).astype(np.float64)
-    scipy.io.savemat(str(path), dict(action=action, pose=pose, x=kp[..., 0], y=kp[..., 1],
-                                     visibility=np.asarray(visibility, np.uint8), train=np.array([[1 if train else -1]], np.int32),
-                                     bbox=bbox, dimensions=np.array([[dimensions[0], dimensions[1], T]], np.uint16),
-                                     nframes=np.array([[T]], np.uint8 if T < 256 else np.uint16)))
+    scipy.io.savemat(str(path), dict(
+        action=action, pose=pose,
+        x=kp[..., 0], y=kp[..., 1],
+        visibility=np.asarray(visibility, np.uint8),
+        train=np.array([[1 if train else -1]], np.int32),
+        bbox=bbox,
+        dimensions=np.array([[dimensions[0], dimensions[1], T]], np.uint16),
+        nframes=np.array([[T]], np.uint8 if T < 256 else np.uint16),
+    ))
     return Path(path)
 
 # %% ../../nbs/11_data.readers.ipynb #49849e55
@@ -209,11 +231,12 @@ def _ntu_match(name) -> re.Match:
     return m
 
 def parse_ntu_name(name: str) -> dict:
-    "`{'setup', 'camera', 'subject', 'replication', 'action'}` (ints, 1-based) of an NTU sample name such as `S001C002P003R002A013`."
+    "`{'setup', 'camera', 'subject', 'replication', 'action'}` (1-based ints) of an NTU sample name."
+    # e.g. S001C002P003R002A013
     return dict(zip(('setup', 'camera', 'subject', 'replication', 'action'), map(int, _ntu_match(name).groups())))
 
 def read_ntu_missing(path) -> list[str]:
-    "Sample names of an official `NTU_RGBD*_samples_with_missing_skeletons.txt` list (header lines skipped)."
+    "Sample names of an official `NTU_RGBD*_samples_with_missing_skeletons.txt` list (headers skipped)."
     p, lines = _text_lines(path)
     names = [l.strip() for l in lines if l.strip()[:1] == 'S' and _NTU_NAME.fullmatch(l.strip())]
     if not names: raise ValueError(f"{p}: no sample names (lines like S001C002P005R002A008)")
@@ -222,12 +245,12 @@ def read_ntu_missing(path) -> list[str]:
 def ntu_split(sample_names: Iterable[str],
               version: int,                                   # 60 or 120
               protocol: str,                                  # 'xsub' or 'xview' (60) / 'xsub' or 'xset' (120)
-              missing: str | os.PathLike | Iterable[str] | None = None,  # official missing-skeleton list (path or names) to leave out
+              missing: str | os.PathLike | Iterable[str] | None = None,  # samples to leave out (path or names)
              ) -> dict[str, list[str]]:
-    "Split NTU RGB+D sample names into `{'train': [...], 'val': [...]}` by the official protocols, in input order."
+    "Split NTU sample names by an official protocol -> `{'train': [...], 'val': [...]}`, in input order."
     allowed = {60: ('xsub', 'xview'), 120: ('xsub', 'xset')}
-    if version not in allowed: raise ValueError(f"ntu_split: version must be 60 or 120, got {version!r}")
-    if protocol not in allowed[version]: raise ValueError(f"ntu_split: protocol for NTU{version} must be one of {allowed[version]}, got {protocol!r}")
+    check_choice('ntu_split: version', version, allowed)
+    check_choice(f'ntu_split: protocol for NTU{version}', protocol, allowed[version])
     if isinstance(missing, (str, os.PathLike)): missing = read_ntu_missing(missing)
     skip = {_ntu_match(n).group(0) for n in (missing or ())}
     train_subjects = set(NTU60_XSUB_TRAIN if version == 60 else NTU120_XSUB_TRAIN)
@@ -250,7 +273,8 @@ _SAFE_GLOBALS = {
     ('numpy.core.numeric', '_frombuffer'), ('numpy._core.numeric', '_frombuffer'),   # protocol-5 arrays
     ('numpy', 'ndarray'), ('numpy', 'dtype'),
     ('_codecs', 'encode'),        # bytes in protocol-2 pickles (mmcv.dump's default protocol, used by PYSKL)
-    ('collections', 'OrderedDict'), ('builtins', 'slice'), ('builtins', 'complex'), ('builtins', 'set'), ('builtins', 'frozenset'),
+    ('collections', 'OrderedDict'),
+    ('builtins', 'slice'), ('builtins', 'complex'), ('builtins', 'set'), ('builtins', 'frozenset'),
 }
 
 class _Refused(pickle.UnpicklingError): "A global outside the allow-list."
@@ -263,22 +287,25 @@ class _SafeUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in _SAFE_GLOBALS or (module == 'numpy.dtypes' and name.endswith('DType')):
             return super().find_class(module, name)
-        raise _Refused(f"{self._name}: refused to load global '{module}.{name}' (only NumPy arrays and builtin containers are allowed)")
+        raise _Refused(f"{self._name}: refused to load global '{module}.{name}' "
+                       "(only NumPy arrays and builtin containers are allowed)")
 
 _ANN_KEYS = ('frame_dir', 'label', 'total_frames', 'keypoint')
 
 def load_pyskl_pickle(path) -> dict:
-    "Load a PYSKL/MMAction2 skeleton annotation pickle safely and validate it -> `{'split': {...}, 'annotations': [...]}`."
+    "Safely load and check a PYSKL/MMAction2 pickle -> `{'split': {...}, 'annotations': [...]}`."
     p = check_file(path)
     with open(p, 'rb') as f:
         try: data = _SafeUnpickler(f, str(p)).load()
         except _Refused: raise
         except Exception as e:
-            raise pickle.UnpicklingError(f"{p}: not a valid pickle (truncated or corrupt?): {type(e).__name__}: {str(e)[:200]}") from None
+            raise pickle.UnpicklingError(f"{p}: not a valid pickle (truncated or corrupt?): "
+                                         f"{type(e).__name__}: {str(e)[:200]}") from None
     if isinstance(data, list): data = {'split': {}, 'annotations': data}
     if not isinstance(data, dict) or 'annotations' not in data:
-        raise ValueError(f"{p}: expected a dict with 'split' and 'annotations' (or a list of annotations), got {type(data).__name__}"
-                         + (f" with keys {sorted(data)}" if isinstance(data, dict) else ''))
+        keys = f" with keys {sorted(data)}" if isinstance(data, dict) else ''
+        raise ValueError(f"{p}: expected a dict with 'split' and 'annotations' (or a list of annotations), "
+                         f"got {type(data).__name__}{keys}")
     split, anns = data.get('split', {}), data['annotations']
     if not isinstance(split, dict) or not all(isinstance(v, (list, tuple)) for v in split.values()):
         raise ValueError(f"{p}: 'split' must map split names to lists of frame_dir names")
@@ -287,7 +314,9 @@ def load_pyskl_pickle(path) -> dict:
     names = {a['frame_dir'] for a in anns}
     for k, v in split.items():
         unknown = [n for n in v if n not in names]
-        if unknown: raise ValueError(f"{p}: split {k!r} names {len(unknown)} sample(s) without an annotation, e.g. {unknown[0]!r}")
+        if unknown:
+            raise ValueError(f"{p}: split {k!r} names {len(unknown)} sample(s) without an annotation, "
+                             f"e.g. {unknown[0]!r}")
     return {'split': {k: list(v) for k, v in split.items()}, 'annotations': anns}
 
 def _check_annotation(p: Path, i: int, a) -> None:
@@ -297,16 +326,21 @@ def _check_annotation(p: Path, i: int, a) -> None:
     if miss: raise ValueError(f"{where}: missing key(s) {miss}")
     kp = a['keypoint']
     if not isinstance(kp, np.ndarray) or kp.ndim != 4 or kp.dtype.kind != 'f':
-        raise ValueError(f"{where}: keypoint must be a float (M, T, V, C) array, got {getattr(kp, 'shape', type(kp).__name__)} {getattr(kp, 'dtype', '')}")
-    if kp.shape[1] != a['total_frames']: raise ValueError(f"{where}: keypoint has {kp.shape[1]} frames but total_frames = {a['total_frames']}")
+        got = f"{getattr(kp, 'shape', type(kp).__name__)} {getattr(kp, 'dtype', '')}"
+        raise ValueError(f"{where}: keypoint must be a float (M, T, V, C) array, got {got}")
+    if kp.shape[1] != a['total_frames']:
+        raise ValueError(f"{where}: keypoint has {kp.shape[1]} frames but total_frames = {a['total_frames']}")
     sc = a.get('keypoint_score')
     if sc is not None and (not isinstance(sc, np.ndarray) or sc.shape != kp.shape[:3]):
-        raise ValueError(f"{where}: keypoint_score shape {getattr(sc, 'shape', None)} does not match keypoint (M, T, V) = {kp.shape[:3]}")
-    if 'img_shape' in a and len(tuple(a['img_shape'])) != 2: raise ValueError(f"{where}: img_shape must be (H, W), got {a['img_shape']!r}")
+        raise ValueError(f"{where}: keypoint_score shape {getattr(sc, 'shape', None)} does not match keypoint "
+                         f"(M, T, V) = {kp.shape[:3]}")
+    if 'img_shape' in a and len(tuple(a['img_shape'])) != 2:
+        raise ValueError(f"{where}: img_shape must be (H, W), got {a['img_shape']!r}")
 
 def write_pyskl_pickle(path, split: dict[str, list[str]], annotations: list[dict]) -> Path:
     "Validate and write a PYSKL-format pickle, atomically (`utils.atomic_path`)."
     p = Path(path)
     for i, a in enumerate(annotations): _check_annotation(p, i, a)
-    with atomic_path(p, durable=False) as tmp: tmp.write_bytes(pickle.dumps({'split': split, 'annotations': annotations}, protocol=4))
+    with atomic_path(p, durable=False) as tmp:
+        tmp.write_bytes(pickle.dumps({'split': split, 'annotations': annotations}, protocol=4))
     return p

@@ -1,4 +1,4 @@
-"""One synthetic RGB + skeleton clip: a stick figure in the Penn Action 13-joint layout performing one of five motions while holding one of two objects, over cluttered moving backgrounds, designed so that the pose alone cannot tell the objects apart and the pixels show the motion only faintly; or a real Penn Action skeleton drawn the same way.
+"""Renders the clips of the synthetic set in memory; `16_data.synthetic` writes the set to disk.
 
 Docs: https://deform3d.github.io/deform3d/data.render.html.md"""
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import zoom
+from ..utils import check_choice
 from .readers import PENN_JOINTS, read_penn_label
 from .transforms import get_layout
 
@@ -40,7 +41,7 @@ MOTIONS = ('wave', 'arm_circle', 'squat', 'jumping_jack', 'kick')
 CLASSES = tuple((f'{m}_{o}', m, o) for m in MOTIONS for o in ('red_ball', 'blue_cube'))   # (name, motion, object)
 
 def class_table() -> list[dict]:
-    "The procedural classes with their motion, object and appearance twin (the same motion with the other object)."
+    "The procedural classes: motion, object and appearance twin (the same motion with the other object)."
     index = {(m, o): i for i, (_, m, o) in enumerate(CLASSES)}
     return [dict(label=i, name=n, motion=m, object=o,
                  appearance_twin=index[(m, 'blue_cube' if o == 'red_ball' else 'red_ball')])
@@ -50,11 +51,11 @@ def class_table() -> list[dict]:
 _CYCLES = {'wave': 2.0, 'arm_circle': 1.0, 'squat': 1.0, 'jumping_jack': 1.5, 'kick': 1.0}   # cycles per 24 frames
 
 def _limb_dirs(theta: np.ndarray, out: np.ndarray) -> np.ndarray:
-    "Unit vectors (..., 2) of limbs at angle `theta` from straight down, positive towards the side `out` (+1 image right)."
+    "Unit vectors (..., 2) of limbs at angle `theta` from straight down, towards side `out` (+1: right)."
     return np.stack([out * np.sin(theta), np.cos(theta)], axis=-1)
 
 def _two_link_knee(hip: np.ndarray, ankle: np.ndarray, length: float, out: float) -> np.ndarray:
-    "Knee position (T, 2) for thigh = shin = `length` between `hip` and `ankle` (T, 2), bending to side `out`."
+    "Knee (T, 2) for thigh = shin = `length` between `hip` and `ankle` (T, 2), bending to side `out`."
     d = ankle - hip
     dist = np.linalg.norm(d, axis=-1, keepdims=True).clip(1e-6, 2 * length)
     mid = hip + d / 2
@@ -66,10 +67,10 @@ def procedural_pose(motion: str,                 # one of MOTIONS
                     num_frames: int,             # T
                     size: tuple[int, int],       # (H, W) of the frame
                     rng: np.random.Generator,
-                    hand: str = 'right',         # the active side ('left' | 'right'): the waving, circling arm, the kicking leg
+                    hand: str = 'right',         # active side ('left' | 'right'): waving or circling arm, kicking leg
                    ) -> np.ndarray:              # (T, 13, 2) float32 pixel (x, y)
     "A random instance of `motion` as Penn-13 keypoints in pixels of an `H x W` frame."
-    if motion not in _CYCLES: raise ValueError(f"procedural_pose: unknown motion {motion!r}; choose from {MOTIONS}")
+    check_choice('procedural_pose: unknown motion', motion, _CYCLES)
     H, W = size
     T = num_frames
     hb = rng.uniform(0.5, 0.7) * H                                   # body height in pixels
@@ -84,8 +85,8 @@ def procedural_pose(motion: str,                 # one of MOTIONS
     cx = x0 + rng.uniform(-0.1, 0.1) * W * t / max(T - 1, 1)
     leg = 0.23 * hb
     if motion == 'squat': depth = rng.uniform(0.2, 0.3) * hb * cycle
-    elif motion == 'jumping_jack': depth = -0.06 * hb * np.maximum(np.sin(s), 0)        # the hop: negative depth lifts the body
-    else: depth = 0.01 * hb * (1 + np.sin(0.5 * s + rng.uniform(0, 6.3)))               # idle bounce
+    elif motion == 'jumping_jack': depth = -0.06 * hb * np.maximum(np.sin(s), 0)   # the hop: depth < 0 lifts the body
+    else: depth = 0.01 * hb * (1 + np.sin(0.5 * s + rng.uniform(0, 6.3)))          # idle bounce
     pelvis = np.stack([cx, ground - 1.96 * leg - depth], axis=-1)     # (T, 2)
     neck = pelvis - [0, 0.30 * hb]
     head = neck - [0, 0.12 * hb]
@@ -95,18 +96,24 @@ def procedural_pose(motion: str,                 # one of MOTIONS
         sh = neck + [o * 0.11 * hb, 0]
         hip = pelvis + [o * 0.07 * hb, 0]
         spread = 0.10 + (0.12 * cycle if motion == 'jumping_jack' else 0)
-        ankle = np.stack([cx + o * spread * hb, ground - np.maximum(-depth, 0)], axis=-1)   # feet leave the ground in the hop
+        # the feet leave the ground in the hop
+        ankle = np.stack([cx + o * spread * hb, ground - np.maximum(-depth, 0)], axis=-1)
         # arms: rest pose with a little sway; the active arm performs one-armed motions
         th_u = 0.25 + 0.05 * np.sin(0.3 * t + rng.uniform(0, 6.3))
         th_f = th_u + 0.15
-        if motion == 'jumping_jack': th_u = 0.25 + 2.5 * cycle; th_f = th_u + 0.2
+        if motion == 'jumping_jack':
+            th_u = 0.25 + 2.5 * cycle
+            th_f = th_u + 0.2
         if side == hand:
             if motion == 'wave':
                 th_u = np.full(T, 2.3) + 0.05 * np.sin(s / 2)
                 th_f = 2.9 + 0.45 * np.sin(s)
-            elif motion == 'arm_circle': th_u = o * s; th_f = o * s + 0.12   # o: the same turning direction in the image on either side
+            elif motion == 'arm_circle':     # o: the same turning direction in the image on either side
+                th_u = o * s
+                th_f = o * s + 0.12
         if motion == 'squat':                # both arms lift a little as the body goes down
-            th_u = th_u + 0.9 * depth / (0.3 * hb); th_f = th_u + 0.3
+            th_u = th_u + 0.9 * depth / (0.3 * hb)
+            th_f = th_u + 0.3
         elbow = sh + 0.17 * hb * _limb_dirs(th_u, o)
         wrist = elbow + 0.16 * hb * _limb_dirs(th_f, o)
         if motion == 'kick' and side == hand:
@@ -122,19 +129,19 @@ def procedural_pose(motion: str,                 # one of MOTIONS
 
 # %% ../../nbs/15_data.render.ipynb #fe1da5f6
 def motion_statistics(kp: np.ndarray,   # (T, 13, 2) Penn-13 keypoints of one person
-                     ) -> np.ndarray:     # (5,) one statistic per motion, in the order of MOTIONS, in units of the body height
-    "Scale-free statistics of a clip that characterise the five motions (used by the tests to check they are separable)."
+                     ) -> np.ndarray:     # (5,) one per motion, in the order of MOTIONS, in units of the body height
+    "Scale-free statistics of a clip that characterise the five motions (the tests check they separate)."
     hb = np.ptp(kp[..., 1], axis=1).mean()
     head_y = kp[:, 0, 1]
-    wave = max(np.mean(head_y - kp[:, w, 1]) for w in WRISTS.values()) / hb                      # a wrist held above the head
+    wave = max(np.mean(head_y - kp[:, w, 1]) for w in WRISTS.values()) / hb          # a wrist held above the head
     turns = []
     for sh, w in ((1, 5), (2, 6)):
         v = kp[:, w] - kp[:, sh]
         turns.append(abs(np.unwrap(np.arctan2(v[:, 0], v[:, 1]))[-1] - np.arctan2(v[0, 0], v[0, 1])))
-    circle = max(turns) / (2 * np.pi)                                                            # net turns of a wrist
-    squat = np.ptp(kp[:, 7:9, 1].mean(1)) / hb                                                   # the hips go down
-    jack = min(np.ptp(kp[:, w, 1]) for w in WRISTS.values()) / hb                                # both wrists travel up and down
-    kick = max(np.ptp(kp[:, a, 1]) for a in (11, 12)) / hb                                       # an ankle leaves the ground
+    circle = max(turns) / (2 * np.pi)                                                # net turns of a wrist
+    squat = np.ptp(kp[:, 7:9, 1].mean(1)) / hb                                       # the hips go down
+    jack = min(np.ptp(kp[:, w, 1]) for w in WRISTS.values()) / hb                    # both wrists travel up and down
+    kick = max(np.ptp(kp[:, a, 1]) for a in (11, 12)) / hb                           # an ankle leaves the ground
     return np.array([wave, circle, squat, jack, kick])
 
 # %% ../../nbs/15_data.render.ipynb #26ccd329
@@ -148,7 +155,7 @@ def segment_coverage(a: np.ndarray,        # (T, S, 2) segment starts (x, y)
                      radius: np.ndarray,   # (S,) or (T, S) half-widths in pixels; negative hides a segment
                      size: tuple[int, int],
                     ) -> np.ndarray:       # (T, H, W) float32 coverage in [0, 1], max over segments
-    "Anti-aliased coverage of thick segments, vectorised over frames, segments and pixels (within their bounding box)."
+    "Anti-aliased coverage of thick segments, vectorised over frames, segments and pixels (in their box)."
     H, W = size
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     r = np.broadcast_to(np.asarray(radius, np.float32), a.shape[:2])[..., None, None]
@@ -181,7 +188,7 @@ def square_coverage(centre: np.ndarray,   # (T, 2) (x, y)
     return (half + 0.5 - np.maximum(np.abs(u), np.abs(v))).clip(0, 1).astype(np.float32)
 
 def _over(img: np.ndarray, cov: np.ndarray, colour) -> np.ndarray:
-    "Alpha-composite a colour (3,) with coverage (T, H, W) over img (T, H, W, 3), in place within the covered box."
+    "Alpha-composite `colour` (3,) with coverage `cov` (T, H, W) over `img` (T, H, W, 3), in place."
     rows, cols = np.flatnonzero(cov.any((0, 2))), np.flatnonzero(cov.any((0, 1)))
     if rows.size == 0: return img
     box = np.s_[:, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
@@ -201,7 +208,8 @@ def render_background(num_frames: int, size: tuple[int, int], rng: np.random.Gen
     T, (H, W) = num_frames, size
     t = np.arange(T, dtype=np.float32)[:, None]
     c0, c1 = rng.uniform(0.25, 0.65, (2, 1)) + rng.uniform(-0.08, 0.08, (2, 3))     # two tinted greys
-    base = c0 + (c1 - c0) * t / max(T - 1, 1) + 0.03 * np.sin(rng.uniform(0.2, 0.8) * t + rng.uniform(0, 6.3))   # (T, 3)
+    base = (c0 + (c1 - c0) * t / max(T - 1, 1)
+            + 0.03 * np.sin(rng.uniform(0.2, 0.8) * t + rng.uniform(0, 6.3)))       # (T, 3)
     # scrolling texture: a coarse noise canvas larger than the frame, cropped at a moving integer offset
     vel = rng.uniform(-1.0, 1.0, 2)
     pad = int(np.ceil(np.abs(vel).max() * T)) + 1
@@ -223,7 +231,8 @@ def render_background(num_frames: int, size: tuple[int, int], rng: np.random.Gen
         if k == 'disc':
             cov = segment_coverage(c[:, None], c[:, None], np.array([rng.uniform(1.5, 4.0)]), size)
         elif k == 'square':
-            cov = square_coverage(c, rng.uniform(0, 1.6) + rng.uniform(-0.1, 0.1) * t[:, 0], rng.uniform(1.5, 3.5), size)
+            angle = rng.uniform(0, 1.6) + rng.uniform(-0.1, 0.1) * t[:, 0]
+            cov = square_coverage(c, angle, rng.uniform(1.5, 3.5), size)
         else:
             ang = rng.uniform(0, np.pi) + rng.uniform(-0.15, 0.15) * t[:, 0]
             half = rng.uniform(0.08, 0.2) * H * np.stack([np.cos(ang), np.sin(ang)], -1)
@@ -253,7 +262,9 @@ def render_clip(keypoint: np.ndarray,          # (T, 13, 2) pixel (x, y)
     bright = rng_appearance.uniform(0.9, 1.0)
     if figure:
         vis = np.ones(keypoint.shape[:2], bool) if visible is None else np.asarray(visible, bool)
-        kp = np.concatenate([keypoint, keypoint[:, 1:3].mean(1, keepdims=True), keypoint[:, 7:9].mean(1, keepdims=True)], 1)
+        kp = np.concatenate([keypoint,
+                             keypoint[:, 1:3].mean(1, keepdims=True),       # 13: shoulder midpoint
+                             keypoint[:, 7:9].mean(1, keepdims=True)], 1)   # 14: hip midpoint
         vis = np.concatenate([vis, vis[:, 1:3].all(1, keepdims=True), vis[:, 7:9].all(1, keepdims=True)], 1)
         i, j = np.array(LIMBS + ((0, 0),)).T                                    # the head disc last
         radius = np.array([0.012 * body_height] * len(LIMBS) + [0.06 * body_height], np.float32)
@@ -292,7 +303,7 @@ def make_clip(index: int,                      # clip number (also selects the c
               figure: bool = True,
               label: int | None = None,        # override the class (tests: the same streams with another class)
              ) -> dict:
-    "Generate procedural clip `index`: frames (T, H, W, 3) uint8, keypoint (T, 13, 2), score (T, 13), label, hand."
+    "Procedural clip `index`: frames (T, H, W, 3) uint8, keypoint (T, 13, 2), score (T, 13), label, hand."
     label = index % len(CLASSES) if label is None else label
     _, motion, obj = CLASSES[label]
     r_pose, r_bg, r_app, r_det = _rngs(seed, index)
@@ -321,6 +332,7 @@ def penn_clip(label_path: str, label: int, index: int, seed: int, num_frames: in
     hand = ('left', 'right')[int(r_pose.integers(2))]
     extent = np.maximum(np.ptp(kp[..., 0], axis=1), np.ptp(kp[..., 1], axis=1))
     obj = list(OBJECTS.values())[label % len(OBJECTS)]
-    frames = render_clip(kp, size, obj, hand, r_bg, r_app, figure=figure, body_height=float(np.median(extent)), visible=vis)
+    frames = render_clip(kp, size, obj, hand, r_bg, r_app,
+                         figure=figure, body_height=float(np.median(extent)), visible=vis)
     return dict(frames=frames, keypoint=kp, score=_scores(r_det, kp.shape[:2], drop_prob, vis), label=label, hand=hand,
                 train=d['train'])

@@ -1,4 +1,4 @@
-"""Read the 2D keypoints that common pose estimators write (COCO-keypoints JSON, OpenPose JSON folders, PYSKL pickles) and the paper datasets' skeleton files into one `Skeleton`, with persons matched across frames and the joints converted between layouts.
+"""Read the 2D keypoints of common pose estimators and the paper datasets' files into one `Skeleton`.
 
 Docs: https://deform3d.github.io/deform3d/data.skeletons.html.md"""
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 import numpy as np
 from .readers import load_pyskl_pickle, read_ntu_skeleton, read_penn_label
+from ..utils import check_choice
 from .transforms import LAYOUTS, JointLayout
 
 # %% auto #0
@@ -20,7 +21,7 @@ __all__ = ['SKELETON_LAYOUTS', 'SAME_POINT', 'SkeletonError', 'Skeleton', 'skele
 
 # %% ../../nbs/13_data.skeletons.ipynb #33f44f8f
 class SkeletonError(ValueError):
-    "A skeleton file that is not what it claims or does not fit the video; the message is one line naming the file."
+    "A skeleton file that is not what it claims or does not fit the video; the message names the file."
 
 @dataclass
 class Skeleton:
@@ -62,7 +63,9 @@ _OP_FACE = ('right_eye', 'left_eye', 'right_ear', 'left_ear')
 _OPENPOSE = {'openpose25': _OP_ARMS + ('mid_hip',) + _OP_LEGS + _OP_FACE + (
                  'left_big_toe', 'left_small_toe', 'left_heel', 'right_big_toe', 'right_small_toe', 'right_heel'),
              'openpose18': _OP_ARMS + _OP_LEGS + _OP_FACE}
-SKELETON_LAYOUTS: dict[str, JointLayout] = {**LAYOUTS, **{n: JointLayout(n, j, _lr_pairs(j)) for n, j in _OPENPOSE.items()}}
+SKELETON_LAYOUTS: dict[str, JointLayout] = {
+    **LAYOUTS,
+    **{n: JointLayout(n, j, _lr_pairs(j)) for n, j in _OPENPOSE.items()}}
 
 SAME_POINT: dict[tuple[str, str], str] = {   # (layout, joint) -> the body point it stands for, where not its own name
     **{(l, 'nose'): 'head' for l in ('coco17', 'openpose25', 'openpose18')},
@@ -71,15 +74,14 @@ SAME_POINT: dict[tuple[str, str], str] = {   # (layout, joint) -> the body point
 
 def skeleton_layout(layout: str) -> JointLayout:
     "The `JointLayout` called `layout`: one of `SKELETON_LAYOUTS`."
-    if layout not in SKELETON_LAYOUTS: raise ValueError(f"unknown joint layout {layout!r}; known: {sorted(SKELETON_LAYOUTS)}")
-    return SKELETON_LAYOUTS[layout]
+    return SKELETON_LAYOUTS[check_choice('unknown joint layout', layout, SKELETON_LAYOUTS)]
 
 def body_point(layout: str, joint: str) -> str:
-    "The body point that `joint` of `layout` stands for (its own name unless `SAME_POINT` says otherwise)."
+    "The body point `joint` of `layout` stands for: its own name unless `SAME_POINT` says otherwise."
     return SAME_POINT.get((layout, joint), joint)
 
 def layout_map(src: str, dst: str) -> np.ndarray:
-    "`(V_dst,)` int: for each joint of `dst` the index of the same body point in `src`, -1 where `src` has none."
+    "`(V_dst,)` int: per joint of `dst`, the index of the same body point in `src` (-1: none)."
     s, d = skeleton_layout(src), skeleton_layout(dst)
     where = {body_point(src, j): v for v, j in enumerate(s.joints)}
     return np.array([where.get(body_point(dst, j), -1) for j in d.joints], np.int64)
@@ -89,8 +91,9 @@ def convert_layout(keypoints: np.ndarray,   # (..., V_src, 2)
                    src: str, dst: str,      # layout names
                   ) -> tuple[np.ndarray, np.ndarray]:   # (..., V_dst, 2), (..., V_dst)
     "Gather the joints of `dst` from `src`; joints without a counterpart are absent (0, 0) with score 0."
-    if keypoints.shape[-2] != skeleton_layout(src).num_joints:
-        raise ValueError(f"convert_layout: {keypoints.shape[-2]} joints, but layout {src!r} has {skeleton_layout(src).num_joints}")
+    V = skeleton_layout(src).num_joints
+    if keypoints.shape[-2] != V:
+        raise ValueError(f"convert_layout: {keypoints.shape[-2]} joints, but layout {src!r} has {V}")
     idx = layout_map(src, dst)
     have = idx >= 0
     kp = np.where(have[:, None], np.take(keypoints, idx.clip(0), axis=-2), 0)
@@ -118,7 +121,7 @@ def _boxes(kp: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.concatenate([lo, hi], -1)
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    "`(A, B)` intersection over union of boxes `(A, 4)` and `(B, 4)` (x0, y0, x1, y1); 0 where the union is empty."
+    "`(A, B)` IoU of boxes `(A, 4)` and `(B, 4)` (x0, y0, x1, y1); 0 where the union is empty."
     inter = (np.minimum(a[:, None, 2:], b[None, :, 2:]) - np.maximum(a[:, None, :2], b[None, :, :2])).clip(0).prod(-1)
     area = lambda x: (x[:, 2:] - x[:, :2]).clip(0).prod(-1)
     union = area(a)[:, None] + area(b)[None] - inter
@@ -135,7 +138,8 @@ def match_persons(frame: np.ndarray,       # (N,) int frame of each detection
         first: dict = {}
         seen = set()
         for n in np.argsort(frame, kind='stable'):
-            if (frame[n], ids[n]) in seen: raise SkeletonError(f"{where}: person id {ids[n]!r} twice in frame {frame[n]}")
+            if (frame[n], ids[n]) in seen:
+                raise SkeletonError(f"{where}: person id {ids[n]!r} twice in frame {frame[n]}")
             seen.add((frame[n], ids[n]))
             slots[n] = first.setdefault(ids[n], len(first))
         return slots
@@ -162,8 +166,11 @@ def _stack_persons(frame, keypoints, scores, slots, T: int) -> tuple[np.ndarray,
     kp[slots[keep], frame[keep]], sc[slots[keep], frame[keep]] = keypoints[keep], scores[keep]
     return kp, sc
 
-def keep_top_persons(keypoints: np.ndarray, scores: np.ndarray, max_persons: int | None) -> tuple[np.ndarray, np.ndarray]:
-    "Persons ordered by mean score over the clip (descending, stable), the first `max_persons` kept (None: all)."
+def keep_top_persons(keypoints: np.ndarray,       # (M, T, V, 2)
+                     scores: np.ndarray,          # (M, T, V)
+                     max_persons: int | None,     # None: all
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    "Persons ordered by mean score over the clip (descending, stable), the first `max_persons` kept."
     order = np.argsort(-scores.mean((1, 2)), kind='stable')[:max_persons]
     return keypoints[order], scores[order]
 
@@ -172,23 +179,27 @@ _FRAME_KEYS, _ID_KEYS = ('frame_index', 'frame_idx', 'frame_id', 'image_id'), ('
 
 def _load_json(p: Path):
     try: return json.loads(p.read_bytes())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e: raise SkeletonError(f"{p}: not a JSON file: {str(e)[:120]}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SkeletonError(f"{p}: not a JSON file: {str(e)[:120]}") from None
 
 def _flat_joints(where: str, values, joints: tuple[int, ...]) -> np.ndarray:
     "`[x, y, s] * V` as a `(V, 3)` float array, V one of `joints`."
     if not isinstance(values, list): raise SkeletonError(f"{where}: keypoints is a {type(values).__name__}, not a list")
     a = np.asarray(values, dtype=object)
-    if a.ndim != 1 or len(a) % 3: raise SkeletonError(f"{where}: keypoints has {len(a)} values, not a multiple of 3 (x, y, score per joint)")
+    if a.ndim != 1 or len(a) % 3:
+        raise SkeletonError(f"{where}: keypoints has {len(a)} values, not a multiple of 3 (x, y, score per joint)")
     try: a = a.astype(np.float64)
     except (TypeError, ValueError): raise SkeletonError(f"{where}: keypoints are not all numbers") from None
-    if len(a) // 3 not in joints: raise SkeletonError(f"{where}: {len(a) // 3} joints; expected {' or '.join(map(str, joints))}")
+    if len(a) // 3 not in joints:
+        raise SkeletonError(f"{where}: {len(a) // 3} joints; expected {' or '.join(map(str, joints))}")
     return a.reshape(-1, 3)
 
 def _ids(where: str, ids: list) -> list | None:
     "The ids if every detection has one, None if none has; an error for a mix."
     have = [i is not None for i in ids]
     if all(have): return ids
-    if any(have): raise SkeletonError(f"{where}: {sum(have)} of {len(ids)} detections have a person id, the others none")
+    if any(have):
+        raise SkeletonError(f"{where}: {sum(have)} of {len(ids)} detections have a person id, the others none")
     return None
 
 def _read_coco(p: Path, data, num_frames: int | None):
@@ -210,16 +221,19 @@ def _read_coco(p: Path, data, num_frames: int | None):
         where = f"{p}: annotation {i}"
         if 'keypoints' not in a: raise SkeletonError(f"{where}: no 'keypoints'")
         if images is not None:
-            if a.get('image_id') not in pos: raise SkeletonError(f"{where}: image_id {a.get('image_id')!r} is not in 'images'")
+            if a.get('image_id') not in pos:
+                raise SkeletonError(f"{where}: image_id {a.get('image_id')!r} is not in 'images'")
             frame.append(pos[a['image_id']])
         else:
             t = a.get(key) if key else None
             if not isinstance(t, int) or isinstance(t, bool) or t < 0:
-                raise SkeletonError(f"{where}: no frame number ({' / '.join(_FRAME_KEYS)} as an integer >= 0) and no 'images' list")
+                raise SkeletonError(
+                    f"{where}: no frame number ({' / '.join(_FRAME_KEYS)} as an integer >= 0) and no 'images' list")
             frame.append(t)
         k = _flat_joints(where, a['keypoints'], (17,))
         if 'num_keypoints' in a: k[:, 2] = k[:, 2] > 0
-        kps.append(k); ids.append(next((a[k] for k in _ID_KEYS if a.get(k) is not None), None))
+        kps.append(k)
+        ids.append(next((a[k] for k in _ID_KEYS if a.get(k) is not None), None))
     frame, kps = np.array(frame), np.stack(kps)
     if images is None:
         T = int(frame.max()) + 1
@@ -240,7 +254,8 @@ def _read_openpose(p: Path, pages: list[tuple[Path, dict]]):
             vals = person.get('pose_keypoints_2d', person.get('pose_keypoints')) if isinstance(person, dict) else None
             kps.append(_flat_joints(f"{f}: person {i}", vals, tuple(_OP_LAYOUT)))
             pid = np.ravel(person.get('person_id', -1)).tolist()
-            frame.append(t); ids.append(None if pid in ([], [-1]) else tuple(pid))
+            frame.append(t)
+            ids.append(None if pid in ([], [-1]) else tuple(pid))
     if not kps: raise SkeletonError(f"{p}: no person detected in any frame")
     V = {len(k) for k in kps}
     if len(V) > 1: raise SkeletonError(f"{p}: frames with different joint counts {sorted(V)}")
@@ -250,12 +265,14 @@ def _read_openpose(p: Path, pages: list[tuple[Path, dict]]):
 def _openpose_pages(p: Path) -> list[tuple[Path, dict]]:
     "The JSON pages of an OpenPose output folder in frame order."
     files = sorted(p.glob('*.json'))
-    if not files: raise SkeletonError(f"{p}: folder has no .json files (expected OpenPose's <name>_<frame>_keypoints.json)")
+    if not files:
+        raise SkeletonError(f"{p}: folder has no .json files (expected OpenPose's <name>_<frame>_keypoints.json)")
     nums = [_OP_NAME.search(f.name) for f in files]
     if all(nums):
         order = sorted(zip((int(m[1]) for m in nums), files))
         gaps = [a + 1 for (a, _), (b, _) in zip(order, order[1:]) if b != a + 1]
-        if gaps: raise SkeletonError(f"{p}: OpenPose frame numbers skip from {gaps[0] - 1} (no file for frame {gaps[0]})")
+        if gaps:
+            raise SkeletonError(f"{p}: OpenPose frame numbers skip from {gaps[0] - 1} (no file for frame {gaps[0]})")
         files = [f for _, f in order]
     return [(f, _load_json(f)) for f in files]
 
@@ -272,8 +289,10 @@ def _read_pyskl(p: Path, frame_dir: str | None):
         a = next((a for a in anns if str(a['frame_dir']) == frame_dir), None)
         if a is None: raise SkeletonError(f"{p}: no annotation with frame_dir {frame_dir!r} ({len(anns)} annotations)")
     kp, where = a['keypoint'], f"{p}: annotation {a['frame_dir']!r}"
-    if kp.shape[-1] != 2: raise SkeletonError(f"{where}: keypoint has {kp.shape[-1]} channels; 2D pixel (x, y) keypoints need 2")
-    if kp.shape[2] not in _PYSKL_LAYOUT: raise SkeletonError(f"{where}: {kp.shape[2]} joints; known layouts have {sorted(_PYSKL_LAYOUT)}")
+    if kp.shape[-1] != 2:
+        raise SkeletonError(f"{where}: keypoint has {kp.shape[-1]} channels; 2D pixel (x, y) keypoints need 2")
+    if kp.shape[2] not in _PYSKL_LAYOUT:
+        raise SkeletonError(f"{where}: {kp.shape[2]} joints; known layouts have {sorted(_PYSKL_LAYOUT)}")
     sc = a.get('keypoint_score')
     sc = np.ones(kp.shape[:3], np.float32) if sc is None else sc
     shape = tuple(int(s) for s in a['img_shape']) if 'img_shape' in a else None
@@ -284,22 +303,28 @@ def _read_dataset_file(p: Path, kind: str):
         if kind == 'ntu':
             sk = read_ntu_skeleton(p, order='motion')
             if not sk['present'].any(): raise SkeletonError(f"{p}: no body in any frame")
-            return sk['keypoint2d'], (sk['present'][..., None] & (sk['tracking_state'] > 0)).astype(np.float32), 'ntu25', (1080, 1920)
+            tracked = (sk['present'][..., None] & (sk['tracking_state'] > 0)).astype(np.float32)
+            return sk['keypoint2d'], tracked, 'ntu25', (1080, 1920)
         lab = read_penn_label(p)
-        return lab['keypoint'][None], np.ones((1,) + lab['keypoint'].shape[:2], np.float32), 'penn13', tuple(lab['dimensions'][:2])
+        kp = lab['keypoint'][None]
+        return kp, np.ones(kp.shape[:3], np.float32), 'penn13', tuple(lab['dimensions'][:2])
     except SkeletonError: raise
     except ValueError as e: raise SkeletonError(str(e).splitlines()[0]) from None
 
 # %% ../../nbs/13_data.skeletons.ipynb #e7fe9d63
+_SUFFIX_KIND = {'.json': 'json', '.pkl': 'pyskl', '.pickle': 'pyskl', '.skeleton': 'ntu', '.mat': 'penn'}
+
 def skeleton_format(path) -> str:
-    "'openpose', 'coco', 'pyskl', 'ntu' or 'penn': the format of the skeleton at `path`, from its name (and a JSON's keys)."
+    "The format of `path` ('openpose', 'coco', 'pyskl', 'ntu' or 'penn'), from its name and JSON keys."
     return _format(Path(path))[0]
 
 def _format(p: Path) -> tuple[str, object]:
     "The format and, for a JSON file, its content (parsed once)."
     if p.is_dir(): return 'openpose', None
-    kind = {'.json': 'json', '.pkl': 'pyskl', '.pickle': 'pyskl', '.skeleton': 'ntu', '.mat': 'penn'}.get(p.suffix.lower())
-    if kind is None: raise SkeletonError(f"{p}: unknown skeleton format {p.suffix!r} (expected an OpenPose folder, .json, .pkl, .skeleton or .mat)")
+    kind = _SUFFIX_KIND.get(p.suffix.lower())
+    if kind is None:
+        raise SkeletonError(
+            f"{p}: unknown skeleton format {p.suffix!r} (expected an OpenPose folder, .json, .pkl, .skeleton or .mat)")
     if kind != 'json': return kind, None
     data = _load_json(p)
     return ('openpose' if isinstance(data, dict) and 'people' in data else 'coco'), data
@@ -313,7 +338,7 @@ def read_skeleton(path,                                   # file or OpenPose fol
                   frame_dir: str | None = None,           # PYSKL pickle: which annotation
                   min_iou: float = 0.1,                   # person matching without ids
                  ) -> Skeleton:
-    "Read a skeleton in any supported format into a `Skeleton` (persons matched across frames, ranked by mean score)."
+    "Read a skeleton in any supported format into a `Skeleton`, persons matched across frames and ranked."
     p = Path(path)
     if not p.exists(): raise FileNotFoundError(f"{p}: no such file or folder")
     if layout is not None: skeleton_layout(layout)
@@ -329,11 +354,13 @@ def read_skeleton(path,                                   # file or OpenPose fol
     elif kind == 'pyskl': kp, sc, native, shape = _read_pyskl(p, frame_dir)
     else: kp, sc, native, shape = _read_dataset_file(p, kind)
     T = kp.shape[1]
-    if num_frames is not None and T != num_frames: raise SkeletonError(f"{p}: skeleton has {T} frames, the video {num_frames}")
+    if num_frames is not None and T != num_frames:
+        raise SkeletonError(f"{p}: skeleton has {T} frames, the video {num_frames}")
     if img_shape is not None:
         img_shape = tuple(int(s) for s in img_shape)
         if shape is not None and tuple(shape) != img_shape:
-            raise SkeletonError(f"{p}: skeleton is for {shape[0]}x{shape[1]} (HxW) frames, the video's are {img_shape[0]}x{img_shape[1]}")
+            raise SkeletonError(f"{p}: skeleton is for {shape[0]}x{shape[1]} (HxW) frames, "
+                                f"the video's are {img_shape[0]}x{img_shape[1]}")
         shape = img_shape
     kp, sc = keep_top_persons(*_zero_absent(np.asarray(kp), np.asarray(sc)), max_persons)
     sk = Skeleton(kp, sc, native, shape, str(p))

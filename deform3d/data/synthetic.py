@@ -1,4 +1,4 @@
-"""An embedded action data set in real on-disk formats (mp4 videos, a PYSKL pickle, `meta.json`) of the clips of `deform3d.data.render`: procedural stick figures, or real Penn Action skeletons rendered the same way; reproducible byte for byte from its seed.
+"""The synthetic action data set, in the real on-disk formats, reproducible byte for byte from its seed
 
 Docs: https://deform3d.github.io/deform3d/data.synthetic.html.md"""
 
@@ -21,11 +21,12 @@ __all__ = ['write_synthetic']
 
 # %% ../../nbs/16_data.synthetic.ipynb #1aa72b0c
 def _worker(job: tuple) -> bytes:
-    "Render and write one clip; returns its PYSKL annotation (plus '_train' for Penn clips), pickled on its own."
+    "Render and write one clip -> its PYSKL annotation, pickled on its own (plus '_train' for Penn)."
     kind, index, name, out_dir, seed, num_frames, size, drop_prob, fps, extra = job
     if kind == 'procedural': c = make_clip(index, seed, num_frames, size, drop_prob)
     else: c = penn_clip(extra[0], extra[1], index, seed, num_frames, size, drop_prob)
-    write_video(Path(out_dir) / 'videos' / f'{name}.mp4', c['frames'], fps=fps)   # libx264, crf 18, no B-frames: reproducible
+    # libx264, crf 18, no B-frames: reproducible
+    write_video(Path(out_dir) / 'videos' / f'{name}.mp4', c['frames'], fps=fps)
     T = c['keypoint'].shape[0]
     ann = dict(frame_dir=name, label=int(c['label']), img_shape=tuple(size), original_shape=tuple(size), total_frames=T,
                keypoint=c['keypoint'][None].astype(np.float32), keypoint_score=c['score'][None].astype(np.float32))
@@ -33,7 +34,7 @@ def _worker(job: tuple) -> bytes:
     return pickle.dumps(ann, protocol=4)
 
 def _penn_files(pose_source, classes, limit) -> list[tuple[str, str]]:
-    "(path, action) of the Penn Action label files to render, by class, at most `limit` per class (evenly spaced)."
+    "(path, action) of the Penn Action label files to render, by class, at most `limit` per class."
     root = Path(pose_source)
     files = sorted(root.glob('*.mat'))
     if not files: raise FileNotFoundError(f"{root}: no Penn Action label files (*.mat) found")
@@ -49,7 +50,8 @@ def _penn_files(pose_source, classes, limit) -> list[tuple[str, str]]:
     out = []
     for action in sorted(by_class):
         fs = by_class[action]
-        if limit is not None and len(fs) > limit: fs = [fs[i] for i in np.round(np.linspace(0, len(fs) - 1, limit)).astype(int)]
+        if limit is not None and len(fs) > limit:
+            fs = [fs[i] for i in np.round(np.linspace(0, len(fs) - 1, limit)).astype(int)]    # evenly spaced
         out += [(f, action) for f in fs]
     return out
 
@@ -66,13 +68,15 @@ def write_synthetic(out_dir,                          # destination folder (crea
                     fps: int = 25,
                     workers: int | None = None,       # processes; None: min(2, cpu count)
                    ) -> dict:
-    "Generate an RGB + skeleton action data set in `out_dir` (videos/*.mp4, annotations.pkl, meta.json); returns a summary."
+    "Write an RGB + skeleton data set in `out_dir` (videos/, annotations.pkl, meta.json) -> a summary."
     t0 = time.perf_counter()
     out = Path(out_dir)
     H, W = (int(s) for s in size)
     if H % 2 or W % 2 or H < 16 or W < 16: raise ValueError(f"write_synthetic: size must be even and >= 16, got {size}")
-    if num_frames is not None and num_frames < 2: raise ValueError(f"write_synthetic: num_frames must be >= 2, got {num_frames}")
-    if not 0 <= test_fraction < 1: raise ValueError(f"write_synthetic: test_fraction must be in [0, 1), got {test_fraction}")
+    if num_frames is not None and num_frames < 2:
+        raise ValueError(f"write_synthetic: num_frames must be >= 2, got {num_frames}")
+    if not 0 <= test_fraction < 1:
+        raise ValueError(f"write_synthetic: test_fraction must be in [0, 1), got {test_fraction}")
     procedural = pose_source is None or str(pose_source) == 'procedural'
     args = (seed, num_frames, (H, W), drop_prob, fps)
     if procedural:
@@ -85,13 +89,15 @@ def write_synthetic(out_dir,                          # destination folder (crea
         files = _penn_files(pose_source, classes, limit)
         class_names = sorted({a for _, a in files})
         names = [f'penn{Path(f).stem}' for f, _ in files]
-        jobs = [('penn', i, n, str(out)) + args + ((f, class_names.index(a)),) for i, (n, (f, a)) in enumerate(zip(names, files))]
+        jobs = [('penn', i, n, str(out)) + args + ((f, class_names.index(a)),)
+                for i, (n, (f, a)) in enumerate(zip(names, files))]
     (out / 'videos').mkdir(parents=True, exist_ok=True)
     workers = min(2, os.cpu_count() or 1) if workers is None else max(1, int(workers))
     if workers > 1 and len(jobs) > 1:
         with mp.get_context('fork').Pool(workers) as pool: results = pool.map(_worker, jobs, chunksize=4)
     else: results = [_worker(j) for j in jobs]
-    anns = [pickle.loads(r) for r in results]     # one unpickling per clip: the same objects, so the same pickle bytes, for any `workers`
+    # one unpickling per clip: the same objects, so the same pickle bytes, for any `workers`
+    anns = [pickle.loads(r) for r in results]
     if procedural:
         split = {'train': [], 'test': []}
         rng = np.random.default_rng([seed, 1 << 20])
@@ -101,13 +107,17 @@ def write_synthetic(out_dir,                          # destination folder (crea
             test |= {members[i] for i in rng.permutation(len(members))[:int(round(test_fraction * len(members)))]}
         for a in anns: split['test' if a['frame_dir'] in test else 'train'].append(a['frame_dir'])
     else:
-        split = {'train': [a['frame_dir'] for a in anns if a['_train']], 'test': [a['frame_dir'] for a in anns if not a['_train']]}
+        split = {'train': [a['frame_dir'] for a in anns if a['_train']],
+                 'test': [a['frame_dir'] for a in anns if not a['_train']]}
         for a in anns: del a['_train']
     write_pyskl_pickle(out / 'annotations.pkl', split, anns)
+    if procedural: objects = [c[2] for c in CLASSES]
+    else: objects = [list(OBJECTS)[k % len(OBJECTS)] for k in range(len(class_names))]
     meta = dict(layout='penn13', classes=class_names, seed=seed, num_clips=len(anns), version=SYNTHETIC_VERSION,
-                pose_source='procedural' if procedural else str(pose_source), num_frames=num_frames, size=[H, W], fps=fps,
-                objects=[c[2] for c in CLASSES] if procedural else [list(OBJECTS)[k % len(OBJECTS)] for k in range(len(class_names))])
-    with atomic_path(out / 'meta.json', durable=False) as tmp: tmp.write_text(json.dumps(meta, indent=1))   # last: marks the set complete
+                pose_source='procedural' if procedural else str(pose_source), num_frames=num_frames, size=[H, W],
+                fps=fps, objects=objects)
+    # meta.json last: it marks the set complete
+    with atomic_path(out / 'meta.json', durable=False) as tmp: tmp.write_text(json.dumps(meta, indent=1))
     label_of = {a['frame_dir']: a['label'] for a in anns}
     counts = {s: np.bincount([label_of[n] for n in v], minlength=len(class_names)).tolist() for s, v in split.items()}
     return dict(out_dir=str(out), num_clips=len(anns), classes=class_names, counts=counts, workers=workers,

@@ -1,4 +1,4 @@
-"""Joint layouts with their left/right flip pairs, uniform segment sampling of frame indices, and the spatial transforms (random resized crop + flip for training, resize + centre crop for testing, normalisation) applied identically to the frames and to the keypoints.
+"""Joint layouts, frame sampling, and the crops and flips applied alike to frames and keypoints.
 
 Docs: https://deform3d.github.io/deform3d/data.transforms.html.md"""
 
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from ..utils import joint_present
+from ..utils import check_choice, joint_present
 
 # %% auto #0
 __all__ = ['LAYOUTS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'JointLayout', 'get_layout', 'sample_indices', 'random_resized_crop_box',
@@ -59,8 +59,7 @@ LAYOUTS: dict[str, JointLayout] = {n: JointLayout(n, j, _pairs(j)) for n, j in
 def get_layout(layout: str | JointLayout) -> JointLayout:
     "The `JointLayout` called `layout` ('penn13', 'ntu25', 'coco17'), or `layout` itself."
     if isinstance(layout, JointLayout): return layout
-    if layout not in LAYOUTS: raise ValueError(f"unknown joint layout {layout!r}; known: {sorted(LAYOUTS)}")
-    return LAYOUTS[layout]
+    return LAYOUTS[check_choice('unknown joint layout', layout, LAYOUTS)]
 
 # %% ../../nbs/12_data.transforms.ipynb #5aeb0d88
 def sample_indices(num_frames: int,              # n, frames available
@@ -73,7 +72,8 @@ def sample_indices(num_frames: int,              # n, frames available
     "Uniform segment sampling of `num_clips` clips of `clip_len` frame indices from `num_frames` frames."
     n, T, K = int(num_frames), int(clip_len), int(num_clips)
     if n < 1: raise ValueError(f"sample_indices: no frames to sample from (num_frames={num_frames})")
-    if T < 1 or K < 1: raise ValueError(f"sample_indices: clip_len and num_clips must be >= 1, got {clip_len}, {num_clips}")
+    if T < 1 or K < 1:
+        raise ValueError(f"sample_indices: clip_len and num_clips must be >= 1, got {clip_len}, {num_clips}")
     if train and rng is None: rng = np.random.default_rng()
     i = np.arange(T)
     if n >= T:
@@ -92,7 +92,8 @@ def random_resized_crop_box(height: int, width: int, *,
                             ratio: tuple[float, float] = (3 / 4, 4 / 3),   # aspect (w/h) range
                             rng: np.random.Generator | None = None,
                            ) -> tuple[int, int, int, int]:                 # (x0, y0, w, h)
-    "torchvision's RandomResizedCrop box: random area fraction and log-uniform aspect ratio, centre-crop fallback."
+    "torchvision's `RandomResizedCrop` box of a `height x width` frame, with its centre-crop fallback."
+    # 10 tries of a random area fraction and a log-uniform aspect ratio
     rng = np.random.default_rng() if rng is None else rng
     area = height * width
     lo, hi = math.log(ratio[0]), math.log(ratio[1])
@@ -111,7 +112,7 @@ def random_resized_crop_box(height: int, width: int, *,
 def center_crop_box(height: int, width: int, img_size: int, *,
                     resize_ratio: float = 256 / 224,   # short side is resized to img_size * resize_ratio
                    ) -> tuple[int, int, int, int]:     # (x0, y0, w, h) of the source frame
-    "Source box of 'resize the short side to img_size*resize_ratio, then centre-crop img_size x img_size'."
+    "Source box of a short-side resize to `img_size*resize_ratio` and an `img_size` centre crop."
     side = min(round(img_size * min(height, width) / round(img_size * resize_ratio)), height, width)
     return (width - side) // 2, (height - side) // 2, side, side
 
@@ -137,7 +138,7 @@ def mask_absent(keypoints: torch.Tensor,      # (..., V, 2) pixel (x, y)
                 scores: torch.Tensor,         # (..., V) confidences
                 frame_size: tuple[int, int],  # (H, W) of the frame the keypoints belong to
                ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Zero the coordinates and scores of joints that are absent (`utils.joint_present`) or outside the frame."
+    "Zero the coordinates and scores of joints absent (`utils.joint_present`) or outside the frame."
     H, W = frame_size
     x, y = keypoints[..., 0], keypoints[..., 1]
     present = joint_present(keypoints, scores) & (x >= -0.5) & (x < W - 0.5) & (y >= -0.5) & (y < H - 0.5)
@@ -193,7 +194,7 @@ def rescale_keypoints(keypoints: torch.Tensor,       # (..., 2) pixel (x, y) of 
 
 @dataclass
 class ClipTransform:
-    "Random resized crop + flip (train) or short-side resize + centre crop (test), then normalisation, for frames and keypoints."
+    "Crop + flip (train) or resize + centre crop (test), then normalisation: frames and keypoints alike."
     img_size: int = 224                               # output H = W
     train: bool = True
     layout: str | JointLayout = 'penn13'              # joint layout: the flip swaps its left/right pairs
@@ -204,7 +205,9 @@ class ClipTransform:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 
-    def params(self, height: int, width: int, rng: np.random.Generator | None = None) -> tuple[tuple[int, int, int, int], bool]:
+    def params(self, height: int, width: int,
+               rng: np.random.Generator | None = None,
+              ) -> tuple[tuple[int, int, int, int], bool]:
         "The crop box of an `height x width` frame and whether to flip."
         if not self.train: return center_crop_box(height, width, self.img_size, resize_ratio=self.resize_ratio), False
         rng = np.random.default_rng() if rng is None else rng
@@ -212,18 +215,19 @@ class ClipTransform:
         return box, bool(rng.random() < self.flip_prob)
 
     def __call__(self,
-                 frames: torch.Tensor | np.ndarray | None, # (T, H, W, 3) uint8; None: keypoints only (a pose-only model)
-                 keypoints: torch.Tensor | np.ndarray,     # (M, T, V, 2) pixel (x, y) of a `frame_size` frame
-                 scores: torch.Tensor | np.ndarray,        # (M, T, V)
+                 frames: torch.Tensor | np.ndarray | None,  # (T, H, W, 3) uint8; None: keypoints only (pose-only model)
+                 keypoints: torch.Tensor | np.ndarray,      # (M, T, V, 2) pixel (x, y) of a `frame_size` frame
+                 scores: torch.Tensor | np.ndarray,         # (M, T, V)
                  *,
-                 frame_size: tuple[int, int] | None = None,    # (H0, W0) of the keypoints; None: the frames' size
+                 frame_size: tuple[int, int] | None = None, # (H0, W0) of the keypoints; None: the frames' size
                  rng: np.random.Generator | None = None,
-                 flip: bool | None = None,                 # None: drawn (training) or none (testing); a bool forces it (test-time flip views)
-                ) -> dict[str, torch.Tensor]:              # video (3,T,S,S) (absent without frames), keypoints (M,T,V,2), scores (M,T,V)
+                 flip: bool | None = None,                  # None: drawn (train), none (test); a bool forces it
+                ) -> dict[str, torch.Tensor]:               # video (3,T,S,S) if frames; keypoints, scores (shapes kept)
         keypoints, scores = torch.as_tensor(keypoints).float(), torch.as_tensor(scores).float()
         M, Tk, V, _ = keypoints.shape
         if frames is None:                      # the same crop and flip, drawn on the annotation frame
-            if frame_size is None: raise ValueError("ClipTransform: without frames, frame_size (H, W) of the keypoints is needed")
+            if frame_size is None:
+                raise ValueError("ClipTransform: without frames, frame_size (H, W) of the keypoints is needed")
             frames, (H, W), T = None, frame_size, Tk
         else:
             frames = torch.as_tensor(frames)
@@ -241,4 +245,5 @@ class ClipTransform:
         if flip: scores = scores[..., layout.flip_index]
         kp, sc = mask_absent(transform_keypoints(keypoints, box, out, flip, layout.flip_index), scores, out)
         if frames is None: return dict(keypoints=kp, scores=sc)
-        return dict(video=normalize(transform_frames(frames, box, out, flip), self.mean, self.std), keypoints=kp, scores=sc)
+        video = normalize(transform_frames(frames, box, out, flip), self.mean, self.std)
+        return dict(video=video, keypoints=kp, scores=sc)

@@ -1,4 +1,4 @@
-"""Decoding the frames of a clip (decord, with a PyAV fallback), at a reduced size while decoding, with errors that name the file; the frame count and size from the container header; and writing test videos atomically and reproducibly.
+"""Decode a clip's frames (decord, PyAV fallback), read its header, write reproducible test videos
 
 Docs: https://deform3d.github.io/deform3d/data.video.html.md"""
 
@@ -25,7 +25,8 @@ decord.logging.set_level(decord.logging.QUIET)    # FFmpeg's decoder chatter: de
 
 @contextlib.contextmanager
 def quiet_libav():
-    "PyAV's libav messages off while deform3d opens or decodes a video (it reports errors itself); the caller's level back after."
+    "PyAV's libav log off while deform3d opens or decodes a video; the caller's level back after."
+    # deform3d reports the errors itself
     before = av.logging.get_level()
     av.logging.set_level(None)
     try: yield
@@ -33,21 +34,24 @@ def quiet_libav():
 
 @contextlib.contextmanager
 def quiet_stderr():
-    "The process's stderr (file descriptor 2) to /dev/null meanwhile: decord's C++ writes `ERROR opening ...` there, past its log level."
+    "The process's stderr (file descriptor 2) to /dev/null meanwhile."
+    # decord's C++ writes `ERROR opening ...` there, whatever its log level
     with contextlib.suppress(Exception): sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, 'wb') as null: os.dup2(null.fileno(), 2)
         yield
     finally:
-        os.dup2(saved, 2); os.close(saved)
+        os.dup2(saved, 2)
+        os.close(saved)
 
 def frame_tolerance(n: int) -> int:
-    "How many frames two counts of the same clip (header and decoded; video and pose), the larger `n`, may differ by: max(3, 10 %)."
+    "How many frames two counts of one clip may differ by, `n` the larger count: max(3, 10 %)."
+    # the counts: the header's and the decoded one; the video's and the pose's
     return max(3, int(0.1 * n))
 
 def _header(p: Path) -> tuple[int, int, int]:
-    "`(frames the container's header declares (0: not said), height, width)`, read with PyAV without decoding."
+    "`(frames declared (0: not said), height, width)` from the container's header, read with PyAV."
     if p.stat().st_size == 0: raise ValueError(f"{p}: empty file (0 bytes), not a video")
     try:
         with quiet_libav(), av.open(str(p)) as c:
@@ -59,7 +63,7 @@ def _header(p: Path) -> tuple[int, int, int]:
                          f"{' '.join(str(e).split())[:200]}") from None
 
 def _open_video(path, size: tuple[int, int] | None = None):
-    "A decord `VideoReader` for `path` (optionally resizing to `size=(H, W)`), with errors naming the file."
+    "A decord `VideoReader` for `path`, resizing to `size=(H, W)` if given; errors name the file."
     p = check_file(path)
     kw = {}
     if size is not None:
@@ -87,8 +91,10 @@ def _decode_pyav(p: Path, idx: np.ndarray) -> np.ndarray:
             for i, fr in enumerate(c.decode(video=0)):
                 if i in want: got[i] = fr.to_ndarray(format='rgb24')
                 if len(got) == len(want): break
-    except Exception as e: raise ValueError(f"{p}: decoding frames failed (corrupt or truncated video): {type(e).__name__}: {e}") from None
-    if len(got) != len(want): raise ValueError(f"{p}: decoding frames failed: frames {sorted(want - set(got))[:5]} not found")
+    except Exception as e:
+        raise ValueError(f"{p}: decoding frames failed (corrupt or truncated video): {type(e).__name__}: {e}") from None
+    if len(got) != len(want):
+        raise ValueError(f"{p}: decoding frames failed: frames {sorted(want - set(got))[:5]} not found")
     return np.stack([got[i] for i in idx.tolist()])
 
 def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -98,12 +104,14 @@ def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 def video_info(path) -> tuple[int, int, int, float]:
-    "`(num_frames, height, width, fps)` of the video at `path`, read from the container without decoding frames (frame count as decord indexes it)."
+    "`(num_frames, height, width, fps)` of the video at `path`, from the container, decoding no frame."
+    # num_frames as decord indexes them
     # decord has no header-only size query (vr[0] decodes a frame: 0.17 s at 1080p); PyAV reads it from the header
     declared, h, w = _header(check_file(path))
     p, vr = _open_video(path)
     if declared and declared - len(vr) > frame_tolerance(declared):
-        raise ValueError(f"{p}: the container declares {declared} frames but only {len(vr)} can be decoded (a truncated or damaged video)")
+        raise ValueError(f"{p}: the container declares {declared} frames but only {len(vr)} can be decoded "
+                         "(a truncated or damaged video)")
     return len(vr), h, w, float(vr.get_avg_fps())
 
 def read_clip(path,
@@ -113,11 +121,14 @@ def read_clip(path,
     "Decode the frames `indices` of the video at `path` -> `(N, H, W, 3)` uint8 RGB."
     p, vr = _open_video(path, size)
     idx = np.asarray(indices)
-    if idx.ndim != 1 or idx.size == 0: raise ValueError(f"{p}: indices must be a non-empty 1-D sequence, got shape {idx.shape}")
-    if not np.issubdtype(idx.dtype, np.integer): raise ValueError(f"{p}: indices must be integers, got dtype {idx.dtype}")
+    if idx.ndim != 1 or idx.size == 0:
+        raise ValueError(f"{p}: indices must be a non-empty 1-D sequence, got shape {idx.shape}")
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"{p}: indices must be integers, got dtype {idx.dtype}")
     n = len(vr)
     bad = idx[(idx < 0) | (idx >= n)]
-    if bad.size: raise ValueError(f"{p}: frame index out of range: {bad[:5].tolist()} (the video has {n} frames, 0..{n - 1})")
+    if bad.size:
+        raise ValueError(f"{p}: frame index out of range: {bad[:5].tolist()} (the video has {n} frames, 0..{n - 1})")
     try: frames = vr.get_batch(idx.tolist()).asnumpy()
     except Exception as e:
         if 'must exactly match' not in str(e):
@@ -135,7 +146,7 @@ def write_video(path,
                 codec: str = 'libx264', # 'libx264' (.mp4) or 'mpeg4' (.avi, .mp4)
                 crf: int = 18,          # libx264 quality (lower is better)
                ) -> Path:
-    "Write `frames` as a video with PyAV, atomically (`utils.atomic_path`); libx264 output is byte-reproducible."
+    "Write `frames` as a video with PyAV, atomically; libx264 output is byte-reproducible."
     p = Path(path)
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
@@ -143,12 +154,14 @@ def write_video(path,
     t, h, w, _ = frames.shape
     if h % 2 or w % 2: raise ValueError(f"{p}: frame size {h}x{w} must be even for yuv420p")
     with atomic_path(p, durable=False) as tmp:   # written once, read many times: crash-safe is enough
-        with av.open(str(tmp), 'w', format={'.avi': 'avi', '.mkv': 'matroska'}.get(p.suffix.lower(), 'mp4')) as c:
+        container = {'.avi': 'avi', '.mkv': 'matroska'}.get(p.suffix.lower(), 'mp4')
+        with av.open(str(tmp), 'w', format=container) as c:
             s = c.add_stream(codec, rate=fps)
             s.width, s.height, s.pix_fmt = w, h, 'yuv420p'
-            # x264's B-frame decisions vary from run to run on small frames: without B-frames the same frames give the same bytes;
-            # one thread, because a CI run under load (2026-12-03) still once wrote other bytes for the same 32x32 frames
-            if codec == 'libx264': s.options = {'crf': str(crf), 'preset': 'veryfast', 'x264-params': 'bframes=0:threads=1'}
+            # byte-reproducible: x264's B-frame decisions vary from run to run on small frames, and a multi-threaded
+            # encode under load once wrote other bytes too (16_data.synthetic, Decision on the codec settings)
+            if codec == 'libx264':
+                s.options = {'crf': str(crf), 'preset': 'veryfast', 'x264-params': 'bframes=0:threads=1'}
             for f in frames:
                 for pkt in s.encode(av.VideoFrame.from_ndarray(f, format='rgb24')): c.mux(pkt)
             for pkt in s.encode(): c.mux(pkt)

@@ -1,4 +1,4 @@
-"""`deform3d.model` itself: the recognizer and its config, re-exported for `from deform3d.model import Deformer3D`.
+"""`deform3d.model` re-exports the recognizer and its config: `from deform3d.model import Deformer3D`
 
 Docs: https://deform3d.github.io/deform3d/model.html.md"""
 

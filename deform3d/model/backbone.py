@@ -1,4 +1,4 @@
-r"""The (2+1)D factorised convolution network of Tran et al. [45], trained from scratch, returning the local feature map $F_a$ at $\frac{H}{2}$ (for the *pose* tokens) and the visual feature map $F_b$ at $\frac{H}{8}$ (the *RGB* tokens), with no temporal downsampling.
+"""The R(2+1)D network of Tran et al. [45] from scratch: feature maps $F_a$ at $H/2$, $F_b$ at $H/8$
 
 Docs: https://deform3d.github.io/deform3d/model.backbone.html.md"""
 
@@ -14,15 +14,16 @@ __all__ = ['midplanes', 'Conv2Plus1D', 'Block2Plus1D', 'R2Plus1D']
 
 # %% ../../nbs/03_model.backbone.ipynb #1746a762
 def midplanes(in_planes: int, out_planes: int, t: int = 3, d: int = 3) -> int:
-    "Tran et al.'s intermediate channel count $M_i$ that matches the parameters of the full $t \\times d \\times d$ conv."
+    "Tran et al.'s intermediate width $M_i$: as many parameters as a full $t \\times d \\times d$ conv."
     return (t * d * d * in_planes * out_planes) // (d * d * in_planes + t * out_planes)
 
 class Conv2Plus1D(nn.Sequential):
-    "Spatial `1 x d x d` conv -> BN -> ReLU -> temporal `t x 1 x 1` conv (no bias; the caller adds the BN that follows)."
+    "Spatial `1 x d x d` conv -> BN -> ReLU -> temporal `t x 1 x 1` conv; no bias: the caller adds a BN."
     def __init__(self, in_planes: int, out_planes: int, *, spatial_stride: int = 1, d: int = 3, t: int = 3):
         mid = midplanes(in_planes, out_planes, t, d)
         super().__init__(
-            nn.Conv3d(in_planes, mid, (1, d, d), stride=(1, spatial_stride, spatial_stride), padding=(0, d // 2, d // 2), bias=False),
+            nn.Conv3d(in_planes, mid, (1, d, d),
+                      stride=(1, spatial_stride, spatial_stride), padding=(0, d // 2, d // 2), bias=False),
             nn.BatchNorm3d(mid), nn.ReLU(inplace=True),
             nn.Conv3d(mid, out_planes, (t, 1, 1), padding=(t // 2, 0, 0), bias=False))
 
@@ -36,8 +37,11 @@ class Block2Plus1D(nn.Module):
         self.conv2 = Conv2Plus1D(out_planes, out_planes)
         self.bn2 = nn.BatchNorm3d(out_planes)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = nn.Identity() if spatial_stride == 1 and in_planes == out_planes else nn.Sequential(
-            nn.Conv3d(in_planes, out_planes, 1, stride=(1, spatial_stride, spatial_stride), bias=False), nn.BatchNorm3d(out_planes))
+        if spatial_stride == 1 and in_planes == out_planes: self.shortcut = nn.Identity()
+        else:
+            self.shortcut = nn.Sequential(
+                nn.Conv3d(in_planes, out_planes, 1, stride=(1, spatial_stride, spatial_stride), bias=False),
+                nn.BatchNorm3d(out_planes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -53,7 +57,8 @@ class R2Plus1D(nn.Module):
                 ):
         super().__init__()
         if len(layers) != 3 or min(layers) < 0 or min(layers[1:]) < 1:
-            raise ValueError(f"R2Plus1D: layers must be 3 block counts (>=0, >=1, >=1) for the H/2, H/4, H/8 stages, got {layers}")
+            raise ValueError(
+                f"R2Plus1D: layers must be 3 block counts (>=0, >=1, >=1) for the H/2, H/4, H/8 stages, got {layers}")
         self.width, self.layers = width, tuple(layers)
         mid = midplanes(in_channels, width, t=3, d=7)
         self.stem = nn.Sequential(
@@ -62,18 +67,23 @@ class R2Plus1D(nn.Module):
             nn.Conv3d(mid, width, (3, 1, 1), padding=(1, 0, 0), bias=False),
             nn.BatchNorm3d(width), nn.ReLU(inplace=True))
         def stage(cin: int, cout: int, n: int, stride: int) -> nn.Sequential:
-            return nn.Sequential(*[Block2Plus1D(cin if i == 0 else cout, cout, stride if i == 0 else 1) for i in range(n)])
+            blocks = [Block2Plus1D(cin if i == 0 else cout, cout, stride if i == 0 else 1) for i in range(n)]
+            return nn.Sequential(*blocks)
         self.stage1 = stage(width, width, layers[0], 1)
         self.stage2 = stage(width, 2 * width, layers[1], 2)
         self.stage3 = stage(2 * width, 4 * width, layers[2], 2)
         for m in self.modules():
             if isinstance(m, nn.Conv3d): nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-            elif isinstance(m, nn.BatchNorm3d): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm3d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         B, Cin, T, H, W = video.shape
-        if H % 8 or W % 8: raise ValueError(f"R2Plus1D: frame size {H}x{W} must be divisible by 8 (F_b is at H/8 x W/8)")
-        video = video.contiguous(memory_format=torch.channels_last_3d)   # oneDNN's and cuDNN's fast layout; see Decision (memory layout)
+        if H % 8 or W % 8:
+            raise ValueError(f"R2Plus1D: frame size {H}x{W} must be divisible by 8 (F_b is at H/8 x W/8)")
+        # oneDNN's and cuDNN's fast layout: see the Decision (memory layout)
+        video = video.contiguous(memory_format=torch.channels_last_3d)
         feat_a = self.stage1(self.stem(video))
         feat_b = self.stage3(self.stage2(feat_a))
         return feat_a, feat_b

@@ -1,4 +1,4 @@
-"""Measured attention FLOPs of 3D deformable, joint stride and temporal stride attention against full attention over the same tokens, as functions of the number of frames $T$ and of persons $M$: the measured counterparts of Tables A1 and A2.
+"""Measured attention FLOPs of our three attention modules against full attention (Tables A1, A2)
 
 Docs: https://deform3d.github.io/deform3d/model.complexity.html.md"""
 
@@ -15,6 +15,7 @@ from .layers import AttentionBlock
 from .deformable import DeformableAttention3D, search_size
 from .stride import JointStrideAttention, TemporalStrideAttention, attention_flops, window_starts
 from .deformer import Deformer3D, ModelConfig
+from ..utils import check_choice, save_figure
 
 # %% auto #0
 __all__ = ['MODULES', 'attention_cost', 'predicted_attention_flops', 'attention_flops_table', 'complexity_tables',
@@ -23,22 +24,27 @@ __all__ = ['MODULES', 'attention_cost', 'predicted_attention_flops', 'attention_
 # %% ../../nbs/07_model.complexity.ipynb #36a3587b
 MODULES = ('deformable', 'joint', 'temporal')
 
-def _module_inputs(module: str, frames: int, persons: int, num_joints: int, grid: tuple[int, int], dim: int, device) -> tuple:
-    "Inputs `(args, kwargs)` of one clip (batch 1) for `module`, and the token set `(1, n, d)` of full attention over the same tokens."
+def _module_inputs(module: str, frames: int, persons: int, num_joints: int, grid: tuple[int, int], dim: int,
+                   device) -> tuple:
+    "Inputs `(args, kwargs)` of one clip for `module`, and the `(1, n, d)` tokens of full attention."
+    check_choice('complexity: module', module, MODULES)
     T, R, (h, w) = frames, persons * num_joints, grid
     e = lambda *s: torch.empty(*s, dim, device=device)
     kwargs = {}
-    if module == 'deformable': args = (e(1, T, h, w), e(1, T, 2)); n = T * (h * w + 2)
-    elif module == 'joint': args, kwargs = (e(1, T, R), e(1, T, 2)), dict(persons=persons); n = T * (R + 2)
-    elif module == 'temporal': args = (e(1, T, h * w), e(1, T, R), e(1, T, 3)); n = T * (h * w + R + 3)
-    else: raise ValueError(f"complexity: module must be one of {MODULES}, got {module!r}")
+    if module == 'deformable':
+        args, n = (e(1, T, h, w), e(1, T, 2)), T * (h * w + 2)
+    elif module == 'joint':
+        args, kwargs, n = (e(1, T, R), e(1, T, 2)), dict(persons=persons), T * (R + 2)
+    else:
+        args, n = (e(1, T, h * w), e(1, T, R), e(1, T, 3)), T * (h * w + R + 3)
     return args, kwargs, e(1, n)
 
-def _build(module: str, dim: int, num_heads: int, joint_window: int, temporal_window: int, kernel_size: int) -> nn.Module:
+def _build(module: str, dim: int, num_heads: int, joint_window: int, temporal_window: int,
+           kernel_size: int) -> nn.Module:
+    check_choice('complexity: module', module, MODULES)
     if module == 'deformable': return DeformableAttention3D(dim, num_heads=num_heads, kernel_size=kernel_size)
     if module == 'joint': return JointStrideAttention(dim, num_heads=num_heads, window=joint_window)
-    if module == 'temporal': return TemporalStrideAttention(dim, num_heads=num_heads, window=temporal_window)
-    raise ValueError(f"complexity: module must be one of {MODULES}, got {module!r}")
+    return TemporalStrideAttention(dim, num_heads=num_heads, window=temporal_window)
 
 def attention_cost(module: str,                       # 'deformable' | 'joint' | 'temporal'
                    frames: int,                       # T
@@ -63,17 +69,18 @@ def attention_cost(module: str,                       # 'deformable' | 'joint' |
                 total_flops=ours['total'], full_total_flops=ref['total'])
 
 # %% ../../nbs/07_model.complexity.ipynb #f6aeac4a
-def predicted_attention_flops(module: str, frames: int, persons: int, *, num_joints: int = 17, grid: tuple[int, int] = (28, 28),
-                              dim: int = 256, joint_window: int = 4, temporal_window: int = 4, kernel_size: int = 7, **_) -> int:
+def predicted_attention_flops(module: str, frames: int, persons: int, *,
+                              num_joints: int = 17, grid: tuple[int, int] = (28, 28), dim: int = 256,
+                              joint_window: int = 4, temporal_window: int = 4, kernel_size: int = 7, **_) -> int:
     "Closed-form attention FLOPs (4 d per query-key pair) of one forward of `module`, batch 1."
+    check_choice('complexity: module', module, MODULES)
     T, R, (h, w) = frames, persons * num_joints, grid
     if module == 'deformable':
         pairs = T * (h * w + 2) * (math.prod(search_size((T, h, w), kernel_size)) + 2 * T)
     elif module == 'joint':
         pairs = persons * len(window_starts(num_joints, joint_window)) * (T * (min(joint_window, num_joints) + 2)) ** 2
-    elif module == 'temporal':
+    else:
         pairs = len(window_starts(T, temporal_window)) * (min(temporal_window, T) * (h * w + R + 3)) ** 2
-    else: raise ValueError(f"complexity: module must be one of {MODULES}, got {module!r}")
     return 4 * dim * pairs
 
 # %% ../../nbs/07_model.complexity.ipynb #ea3aa00c
@@ -81,10 +88,11 @@ def _sizes(cfg, kwargs: dict) -> dict:
     "Module sizes from a ModelConfig (if given), overridden by keyword arguments."
     sizes = dict(num_joints=17, grid=(28, 28), dim=256, num_heads=8, joint_window=4, temporal_window=4, kernel_size=7)
     if cfg is not None:
-        sizes.update(num_joints=cfg.num_joints, grid=cfg.grid, dim=cfg.dim, num_heads=cfg.num_heads, joint_window=cfg.joint_window,
-                     temporal_window=cfg.temporal_window, kernel_size=cfg.kernel_size)
+        sizes.update(num_joints=cfg.num_joints, grid=cfg.grid, dim=cfg.dim, num_heads=cfg.num_heads,
+                     joint_window=cfg.joint_window, temporal_window=cfg.temporal_window, kernel_size=cfg.kernel_size)
     unknown = set(kwargs) - set(sizes) - {'device'}
-    if unknown: raise ValueError(f"attention_flops_table: unknown size arguments {sorted(unknown)}; known: {sorted(sizes)}")
+    if unknown:
+        raise ValueError(f"attention_flops_table: unknown size arguments {sorted(unknown)}; known: {sorted(sizes)}")
     return {**sizes, **kwargs}
 
 def attention_flops_table(frames: tuple[int, ...] = (4, 8, 12, 16, 24),   # T values at `base_persons`
@@ -94,12 +102,14 @@ def attention_flops_table(frames: tuple[int, ...] = (4, 8, 12, 16, 24),   # T va
                           base_persons: int = 1,
                           modules: tuple[str, ...] = MODULES,
                           cfg=None,                                         # a ModelConfig to take the sizes from
-                          **sizes,                                          # num_joints, grid, dim, num_heads, windows, kernel_size
+                          **sizes,                                          # num_joints, grid, dim, num_heads,
+                                                                            # windows, kernel_size
                          ) -> pd.DataFrame:
-    "Measured attention FLOPs of each module and of full attention over the same tokens, against T and against M."
+    "Measured attention FLOPs of each module and of full attention over its tokens, against T and M."
     sz = _sizes(cfg, sizes)
     rows = []
-    for varied, points in (('frames', [(T, base_persons) for T in frames]), ('persons', [(base_frames, M) for M in persons])):
+    sweeps = (('frames', [(T, base_persons) for T in frames]), ('persons', [(base_frames, M) for M in persons]))
+    for varied, points in sweeps:
         for module in modules:
             for T, M in points:
                 c = attention_cost(module, T, M, **sz)
@@ -108,20 +118,23 @@ def attention_flops_table(frames: tuple[int, ...] = (4, 8, 12, 16, 24),   # T va
     df['saving'] = df['full_flops'] / df['flops']
     return df
 
-def complexity_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    "Tables A1 (joint stride), A2 (temporal stride) and the deformable attention, in GFLOPs, from `attention_flops_table`."
+def complexity_tables(df: pd.DataFrame,      # from `attention_flops_table`
+                     ) -> dict[str, pd.DataFrame]:
+    "Tables A1 (joint stride), A2 (temporal stride) and the deformable attention, in GFLOPs, from `df`."
     out = {}
-    for name, module in (('A1_joint_stride', 'joint'), ('A2_temporal_stride', 'temporal'), ('deformable', 'deformable')):
+    cols = ['varied', 'frames', 'persons', 'tokens', 'GFLOPs (ours)', 'GFLOPs (full)', 'saving']
+    tables = (('A1_joint_stride', 'joint'), ('A2_temporal_stride', 'temporal'), ('deformable', 'deformable'))
+    for name, module in tables:
         d = df[df.module == module].copy()
         d['GFLOPs (ours)'], d['GFLOPs (full)'] = d['flops'] / 1e9, d['full_flops'] / 1e9
-        out[name] = d[['varied', 'frames', 'persons', 'tokens', 'GFLOPs (ours)', 'GFLOPs (full)', 'saving']].reset_index(drop=True)
+        out[name] = d[cols].reset_index(drop=True)
     return out
 
 # %% ../../nbs/07_model.complexity.ipynb #ef8bfc2c
 def plot_attention_flops(df: pd.DataFrame,      # from `attention_flops_table`
                          path: str | Path,      # image file to write (png, pdf, svg)
                         ) -> Path:
-    "Seaborn line plots of attention GFLOPs against frames and persons, ours vs full attention; written to `path`."
+    "Plots of attention GFLOPs against frames and persons, ours vs full attention, written to `path`."
     import seaborn as sns
     from matplotlib.figure import Figure         # no pyplot: no global figure state, works under any backend
     from matplotlib.ticker import MaxNLocator
@@ -135,18 +148,16 @@ def plot_attention_flops(df: pd.DataFrame,      # from `attention_flops_table`
         d = long[long.varied == varied]
         sns.lineplot(data=d, x=varied, y='GFLOPs', hue='module', style='attention', style_order=['ours', 'full'],
                      markers=True, ax=ax, legend=varied == 'persons')
-        ax.set_yscale('log'); ax.set_xlabel('frames T' if varied == 'frames' else 'persons M')
+        ax.set_yscale('log')
+        ax.set_xlabel('frames T' if varied == 'frames' else 'persons M')
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"attention FLOPs vs {'frames' if varied == 'frames' else 'persons'}")
     if axes[1].get_legend() is not None: sns.move_legend(axes[1], 'upper left', bbox_to_anchor=(1, 1))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 # %% ../../nbs/07_model.complexity.ipynb #e51a8cdb
 def saved_bytes(fn) -> int:
-    "Bytes of the tensors autograd saves for the backward pass while `fn()` runs its forward, each storage counted once."
+    "Bytes of the tensors autograd saves for backward while `fn()` runs, each storage counted once."
     seen = {}
     def pack(t):
         if t.device.type != 'meta': seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
@@ -157,7 +168,7 @@ def saved_bytes(fn) -> int:
     return sum(seen.values())
 
 def _saved_bytes_and_time(module, args: tuple, backward: bool) -> tuple[int, float]:
-    "Bytes of distinct tensors saved for backward in one forward of `module(*args)`, and the forward(+backward) seconds."
+    "Bytes saved for backward by one forward of `module(*args)`, and the seconds of forward (+backward)."
     t0 = time.perf_counter()
     n = saved_bytes(lambda: module(*args))
     if backward:
@@ -165,13 +176,15 @@ def _saved_bytes_and_time(module, args: tuple, backward: bool) -> tuple[int, flo
         sum(o.float().sum() for o in (out if isinstance(out, tuple) else (out,))).backward()
     return n, time.perf_counter() - t0
 
-def measure_attention(module: str, frames: int, persons: int, *, repeats: int = 3, backward: bool = True, **sizes) -> dict:
-    "Median wall time (ms) and saved activation memory (MiB) of `module` and of full attention over the same tokens, batch 1, CPU."
+def measure_attention(module: str, frames: int, persons: int, *, repeats: int = 3, backward: bool = True,
+                      **sizes) -> dict:
+    "Median wall ms and saved activation MiB of `module` and of full attention, batch 1, on the CPU."
     sz = _sizes(None, sizes)
     mod = _build(module, sz['dim'], sz['num_heads'], sz['joint_window'], sz['temporal_window'], sz['kernel_size'])
     full = AttentionBlock(sz['dim'], num_heads=sz['num_heads'])
     args, kwargs, tokens = _module_inputs(module, frames, persons, sz['num_joints'], sz['grid'], sz['dim'], 'cpu')
-    args = tuple(a.normal_() for a in args); tokens = tokens.normal_()
+    args = tuple(a.normal_() for a in args)
+    tokens = tokens.normal_()
     out = {}
     for name, m, a in (('', functools.partial(mod, **kwargs), args), ('full_', full, (tokens,))):
         runs = [_saved_bytes_and_time(m, a, backward) for _ in range(repeats + 1)][1:]      # the first run warms up
@@ -180,10 +193,11 @@ def measure_attention(module: str, frames: int, persons: int, *, repeats: int = 
     return out
 
 def clip_flops(cfg: ModelConfig, *, backward: bool = True) -> float:
-    "FLOPs of one clip (batch 1, `cfg`'s frames, size and persons) through `Deformer3D(cfg)`: forward, plus backward when `backward`."
+    "FLOPs of one clip (batch 1) through `Deformer3D(cfg)`: forward, and backward if `backward`."
     (H, W), T, M, V = cfg.img_size, cfg.num_frames, cfg.num_persons, cfg.num_joints
     args = (torch.randn(1, 3, T, H, W), torch.rand(1, M, T, V, 2) * min(H, W), torch.ones(1, M, T, V))
-    return float(attention_flops(Deformer3D(cfg), *args, backward=backward)['total'])   # (FlopCounterMode fails under no_grad)
+    # (FlopCounterMode fails under no_grad)
+    return float(attention_flops(Deformer3D(cfg), *args, backward=backward)['total'])
 
 def gpu_hours(train_flops: float,         # FLOPs of one training clip (forward + backward)
               test_flops: float,          # FLOPs of one test clip (forward)

@@ -1,4 +1,4 @@
-"""The 3D token search (3DTS) that moves a regular 3D grid of reference points by learned offsets and samples RGB tokens trilinearly, and the 3D deformable attention block whose keys and values are those sampled tokens plus the cross-modal tokens (Sec. 3.2, Eq. 3-7, Algorithm A3).
+"""The 3D token search (3DTS) and the 3D deformable attention block (Sec. 3.2, Eq. 3-7, Algorithm A3)
 
 Docs: https://deform3d.github.io/deform3d/model.deformable.html.md"""
 
@@ -31,21 +31,23 @@ def points_to_tokens(points: torch.Tensor,      # (... 3) normalised (x, y, z) i
 def tokens_to_points(pos: torch.Tensor,          # (... 3) token units (x, y, z) = (w, h, t) indices
                      size: tuple[int, int, int], # (T, H, W)
                     ) -> torch.Tensor:           # (... 3) normalised (x, y, z), align_corners=True
-    "Token units -> normalised grid_sample coordinates (an axis of one token: scale 1; grid_sample reads its only token anyway)."
+    "Token units -> normalised grid_sample coordinates of a volume of `size`."
+    # an axis of one token: scale 1 (grid_sample reads its only token anyway)
     T, H, W = size
     n = pos.new_tensor([W, H, T])
     return pos * 2 / (n - 1).clamp(min=1) - 1
 
 # %% ../../nbs/04_model.deformable.ipynb #53b3af6b
 def sample_tokens(z: torch.Tensor,       # (B, C, T, H, W) tokens, channels first
-                  points: torch.Tensor,  # (B, G, Tt, Ht, Wt, 3) normalised (x, y, z) sample points, one set per channel group
-                 ) -> torch.Tensor:      # (B, Tt*Ht*Wt, C) trilinearly sampled tokens, flattened (t h w), channels (g c)
-    "Sample `z` at `points` with trilinear interpolation (Algorithm A3's `g` kernel), vectorised through `F.grid_sample`."
+                  points: torch.Tensor,  # (B, G, Tt, Ht, Wt, 3) normalised (x, y, z), one set per channel group
+                 ) -> torch.Tensor:      # (B, Tt*Ht*Wt, C) sampled tokens, flattened (t h w), channels (g c)
+    "Sample `z` at `points` trilinearly (Algorithm A3's `g` kernel), vectorised through `F.grid_sample`."
     G = points.shape[1]
     zg = rearrange(z, 'b (g c) t h w -> (b g) c t h w', g=G)
     grid = rearrange(points, 'b g t h w three -> (b g) t h w three').to(zg.dtype)
-    # CLASSIC BUG GUARD: grid[..., 0] = x indexes the LAST axis of zg (W), grid[..., 1] = y indexes H and grid[..., 2] = z
-    # indexes T (the third-to-last axis): the grid's last axis is (x=W, y=H, z=T), the reverse of the tensor's (T, H, W).
+    # CLASSIC BUG GUARD: grid[..., 0] = x indexes the LAST axis of zg (W), grid[..., 1] = y indexes H and
+    # grid[..., 2] = z indexes T (the third-to-last axis): the grid's last axis is (x=W, y=H, z=T), the reverse of
+    # the tensor's (T, H, W).
     # mode='bilinear' on a 5-D input is trilinear; align_corners=True puts -1/+1 on the first/last token centres.
     out = F.grid_sample(zg, grid, mode='bilinear', padding_mode='zeros', align_corners=True)
     return rearrange(out, '(b g) c t h w -> b (t h w) (g c)', g=G)
@@ -53,7 +55,8 @@ def sample_tokens(z: torch.Tensor,       # (B, C, T, H, W) tokens, channels firs
 def sample_tokens_reference(z: torch.Tensor,       # (B, C, T, H, W)
                             points: torch.Tensor,  # (B, G, Tt, Ht, Wt, 3) normalised (x, y, z)
                            ) -> torch.Tensor:      # (B, Tt*Ht*Wt, C)
-    "Algorithm A3's 3DTS loop written out: for every sample point, sum g(p_x,r_x) g(p_y,r_y) g(p_z,r_z) Z[:, r_z, r_y, r_x] over the grid."
+    "Algorithm A3's 3DTS loop written out: `z` at `points`, a g-weighted sum over all tokens."
+    # for every sample point: sum g(p_x,r_x) g(p_y,r_y) g(p_z,r_z) Z[:, r_z, r_y, r_x] over the tokens r
     B, C, T, H, W = z.shape
     G = points.shape[1]
     Cg = C // G
@@ -78,8 +81,10 @@ def search_size(size: tuple[int, int, int],  # (T, H, W) tokens
     return tuple(max(n - kernel_size + 1, 1) for n in size)
 
 def reference_points(size: tuple[int, int, int], kernel_size: int = 7, device=None) -> torch.Tensor:
-    "Regular 3D grid of reference points `(Tt, Ht, Wt, 3)` in token units (x, y, z): no-padding window centres, or the axis centre."
-    axes = [torch.arange(m, device=device, dtype=torch.float32) + ((kernel_size - 1) / 2 if n >= kernel_size else (n - 1) / 2)
+    "Regular grid `(Tt, Ht, Wt, 3)` of reference points (x, y, z) in token units, for a volume of `size`."
+    # the centres of the no-padding windows, or the axis centre for an axis shorter than k
+    centre = lambda n: (kernel_size - 1) / 2 if n >= kernel_size else (n - 1) / 2
+    axes = [torch.arange(m, device=device, dtype=torch.float32) + centre(n)
             for n, m in zip(size, search_size(size, kernel_size))]   # three axes (T, H, W), no loop over tokens
     t, h, w = torch.meshgrid(*axes, indexing='ij')
     return torch.stack([w, h, t], dim=-1)                             # grid order (x, y, z)
@@ -88,22 +93,27 @@ def reference_points(size: tuple[int, int, int], kernel_size: int = 7, device=No
 OFFSET_CONVS = ('separable', 'full')
 
 class TokenSearch3D(nn.Module):
-    "3D token search (3DTS, Eq. 3): learned offsets move a regular 3D grid of points; tokens are sampled trilinearly."
+    "3D token search (3DTS, Eq. 3): learned offsets move a regular 3D grid; tokens sampled trilinearly."
     def __init__(self,
-                 dim: int,                                         # channels C of z (the transformer width 4C)
-                 kernel_size: int = 7,                             # k of the first, no-padding Conv3D
-                 offset_range: float | tuple[float, float, float] | None = None,  # max |offset| in tokens, per (T, H, W); None: k/2
-                 offset_groups: int = 1,                           # channel groups with their own points (Algorithm A3: 1)
-                 offset_conv: str = 'separable',                   # first conv: 'separable' (k x 1 x 1 then 1 x k x k) | 'full' (k^3)
+                 dim: int,                  # channels of z (the transformer width D)
+                 kernel_size: int = 7,      # k of the first, no-padding Conv3D
+                 # max |offset| in tokens, per (T, H, W); None: k/2
+                 offset_range: float | tuple[float, float, float] | None = None,
+                 offset_groups: int = 1,    # channel groups with their own points (Algorithm A3: 1)
+                 # first conv: 'separable' (k x 1 x 1 then 1 x k x k) | 'full' (k^3)
+                 offset_conv: str = 'separable',
                 ):
         super().__init__()
-        if dim % offset_groups: raise ValueError(f"TokenSearch3D: dim={dim} is not divisible by offset_groups={offset_groups}")
+        if dim % offset_groups:
+            raise ValueError(f"TokenSearch3D: dim={dim} is not divisible by offset_groups={offset_groups}")
         r = kernel_size / 2 if offset_range is None else offset_range
         self.dim, self.kernel_size, self.offset_groups = dim, kernel_size, offset_groups
-        self.offset_range = tuple(float(v) for v in (r if isinstance(r, (tuple, list)) else (r, r, r)))   # (T, H, W)
+        r = r if isinstance(r, (tuple, list)) else (r, r, r)
+        self.offset_range = tuple(float(v) for v in r)                # (T, H, W)
         cg = dim // offset_groups
-        if offset_conv == 'full': self.conv1 = nn.Conv3d(cg, cg, kernel_size, groups=cg)      # depthwise k^3, no padding
-        elif offset_conv == 'separable':                                                     # depthwise k x 1 x 1, then 1 x k x k
+        if offset_conv == 'full':                                  # depthwise k^3, no padding
+            self.conv1 = nn.Conv3d(cg, cg, kernel_size, groups=cg)
+        elif offset_conv == 'separable':                           # depthwise k x 1 x 1, then 1 x k x k
             self.conv1 = nn.Sequential(nn.Conv3d(cg, cg, (kernel_size, 1, 1), groups=cg, bias=False),
                                        nn.Conv3d(cg, cg, (1, kernel_size, kernel_size), groups=cg))
         else: raise ValueError(f"TokenSearch3D: offset_conv must be one of {OFFSET_CONVS}, got {offset_conv!r}")
@@ -111,34 +121,42 @@ class TokenSearch3D(nn.Module):
         self.norm = nn.LayerNorm(cg)
         self.act = nn.GELU()
         self.conv2 = nn.Conv3d(cg, 3, 1)                           # -> (x, y, z) offsets
-        nn.init.zeros_(self.conv2.weight); nn.init.zeros_(self.conv2.bias)
-        self.points_probe = nn.Identity()                          # hook point: (B, G, Tt, Ht, Wt, 3) normalised (x, y, z)
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+        # hook point for the sample points: (B, G, Tt, Ht, Wt, 3) normalised (x, y, z)
+        self.points_probe = nn.Identity()
 
     def offsets(self, zg: torch.Tensor) -> torch.Tensor:
-        "f_off on the grouped tokens `((b g) c t h w)` -> tanh-bounded raw offsets `((b g) tt ht wt 3)` in (x, y, z) order."
+        "f_off on grouped tokens `((b g) c t h w)` -> tanh-bounded offsets `((b g) tt ht wt 3)` as (x, y, z)."
         k = self.kernel_size
         short = [max(k - n, 0) for n in reversed(zg.shape[2:])]  # (W, H, T): F.pad's order, last axis first
         pad = [p for d in short for p in (d // 2, d - d // 2)]
-        if any(pad): zg = F.pad(zg, pad, mode='replicate')         # an axis shorter than k: one window over the whole axis
+        # an axis shorter than k: one window over the whole axis
+        if any(pad): zg = F.pad(zg, pad, mode='replicate')
         x = rearrange(self.first_conv(zg), 'b c t h w -> b t h w c')
         x = rearrange(self.act(self.norm(x)), 'b t h w c -> b c t h w')
         return rearrange(self.conv2(x), 'b three t h w -> b t h w three').float().tanh()
 
     def first_conv(self, zg: torch.Tensor) -> torch.Tensor:
-        "`self.conv1` on `((b g) c t h w)`; the separable pair runs as two depthwise `conv2d` on views of the same weights."
+        "`self.conv1` on `((b g) c t h w)`; the separable pair as two depthwise `conv2d` on weight views."
         if self.offset_conv == 'full': return self.conv1(zg)
         over_time, over_space = self.conv1
         B, C, T, H, W = zg.shape
-        # k x 1 over (t, (h w)), then k x k over (h, w) with the frames in the batch: views of the tokens' channels-last layout,
-        # which the CPU's conv2d kernels take as they are (Conv3d's depthwise backward is ~4x slower there)
-        y = F.conv2d(rearrange(zg, 'b c t h w -> b c t (h w)'), rearrange(over_time.weight, 'c one k 1 1 -> c one k 1'), groups=C)
-        y = F.conv2d(rearrange(y, 'b c t (h w) -> (b t) c h w', h=H), rearrange(over_space.weight, 'c one 1 k l -> c one k l'),
+        # k x 1 over (t, (h w)), then k x k over (h, w) with the frames in the batch: views of the tokens'
+        # channels-last layout, which the CPU's conv2d kernels take as they are (Conv3d's depthwise backward is
+        # several times slower there)
+        y = F.conv2d(rearrange(zg, 'b c t h w -> b c t (h w)'),
+                     rearrange(over_time.weight, 'c one k 1 1 -> c one k 1'),
+                     groups=C)
+        y = F.conv2d(rearrange(y, 'b c t (h w) -> (b t) c h w', h=H),
+                     rearrange(over_space.weight, 'c one 1 k l -> c one k l'),
                      over_space.bias, groups=C)
         return rearrange(y, '(b t) c h w -> b c t h w', b=B)
 
     def forward(self,
                 z: torch.Tensor,              # (B, C, T, H, W) tokens, channels first
-                *, recompute: bool = True,    # recompute the offset network in the backward pass (False: the caller recomputes it all)
+                # recompute the offset network in the backward pass (False: the caller recomputes it all)
+                *, recompute: bool = True,
                ) -> torch.Tensor:             # (B, Tt*Ht*Wt, C) the searched tokens
         if z.ndim != 5 or z.shape[1] != self.dim:
             raise ValueError(f"TokenSearch3D: expected z of shape (B, C={self.dim}, T, H, W), got {tuple(z.shape)}")
@@ -146,18 +164,19 @@ class TokenSearch3D(nn.Module):
         G, k = self.offset_groups, self.kernel_size
         zg = rearrange(z, 'b (g c) t h w -> (b g) c t h w', g=G)
         rng = z.new_tensor([min(r, n / 2) for r, n in zip(reversed(self.offset_range), (W, H, T))], dtype=torch.float32)
-        if recompute and torch.is_grad_enabled() and zg.requires_grad:   # recomputed in the backward pass: its activations are not kept
+        # recomputed in the backward pass: its activations are not kept
+        if recompute and torch.is_grad_enabled() and zg.requires_grad:
             offsets = checkpoint(self.offsets, zg, use_reentrant=False)
         else: offsets = self.offsets(zg)
-        pos = reference_points((T, H, W), k, device=z.device) + offsets * rng            # p + Δp, token units (x, y, z)
+        pos = reference_points((T, H, W), k, device=z.device) + offsets * rng   # p + Δp, token units (x, y, z)
         points = rearrange(tokens_to_points(pos, (T, H, W)), '(b g) t h w three -> b g t h w three', g=G)
         return sample_tokens(z, self.points_probe(points))
 
 # %% ../../nbs/04_model.deformable.ipynb #4f9163f5
 class DeformableAttention3D(nn.Module):
-    "3D deformable attention (Eq. 4-7, Algorithm A3): queries [Z || M], keys/values [3DTS(Z) || M], one pre-norm attention block."
+    "3D deformable attention (Eq. 4-7, Algorithm A3): queries [Z || M], keys/values [3DTS(Z) || M]."
     def __init__(self,
-                 dim: int,                    # token width D = 4C
+                 dim: int,                    # D
                  num_heads: int = 8,
                  kernel_size: int = 7,        # k of the 3DTS
                  mlp_ratio: float = 4.,
@@ -172,8 +191,8 @@ class DeformableAttention3D(nn.Module):
                 ):
         super().__init__()
         self.dim = dim
-        self.search = (TokenSearch3D(dim, kernel_size=kernel_size, offset_range=offset_range, offset_groups=offset_groups,
-                                     offset_conv=offset_conv) if search else None)
+        self.search = (TokenSearch3D(dim, kernel_size=kernel_size, offset_range=offset_range,
+                                     offset_groups=offset_groups, offset_conv=offset_conv) if search else None)
         self.block = AttentionBlock(dim, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop,
                                     attn_drop=attn_drop, drop_path=drop_path)
 
@@ -181,16 +200,18 @@ class DeformableAttention3D(nn.Module):
                       zf: torch.Tensor,                 # (b (t h w) d) the RGB tokens, flat
                       size: tuple[int, int, int],       # (t, h, w)
                      ) -> tuple[torch.Tensor, torch.Tensor]:   # keys, values (b n d) of the n searched tokens
-        "Eq. 3 and 5: the 3DTS on the RGB tokens, then the block's LayerNorm and key/value projections of the sampled tokens."
+        "Eq. 3 and 5: the 3DTS on the RGB tokens `zf`, then LayerNorm and k, v projections of its samples."
         T, h, w = size
-        # the search reads zf (a view of z, or its copy where z is a slice of a larger tensor), which LayerNorm keeps for the
-        # backward pass anyway: sampling from z would keep that larger tensor too
+        # the search reads zf (a view of z, or its copy where z is a slice of a larger tensor), which LayerNorm keeps
+        # for the backward pass anyway: sampling from z would keep that larger tensor too
         tokens = self.search(rearrange(zf, 'b (t h w) d -> b d t h w', t=T, h=h, w=w), recompute=False)
         _, k, v = self.block.project(tokens, queries=False)
         return k, v
 
     def forward(self, z: torch.Tensor, modal: torch.Tensor, *, fused: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        if z.ndim != 5 or z.shape[-1] != self.dim or modal.ndim != 4 or modal.shape[:2] != z.shape[:2] or modal.shape[-1] != self.dim:
+        z_ok = z.ndim == 5 and z.shape[-1] == self.dim
+        modal_ok = modal.ndim == 4 and modal.shape[:2] == z.shape[:2] and modal.shape[-1] == self.dim
+        if not (z_ok and modal_ok):
             raise ValueError(f"DeformableAttention3D: expected z (B, T, h, w, D={self.dim}) and modal (B, T, K, D), "
                              f"got {tuple(z.shape)} and {tuple(modal.shape)}")
         B, T, h, w, D = z.shape
@@ -198,10 +219,13 @@ class DeformableAttention3D(nn.Module):
         zf, m = rearrange(z, 'b t h w d -> b (t h w) d'), rearrange(modal, 'b t k d -> b (t k) d')
         search = self.search is not None
         (qz, kz, vz), (qm, km, vm) = blk.project(zf, keys=not search), blk.project(m)
-        if search:       # Eq. 3, 5: keys from the searched tokens, the search and their projections recomputed in the backward pass
+        if search:
+            # Eq. 3, 5: keys from the searched tokens; the search and their projections recomputed in backward
             keys = partial(self.searched_keys, size=(T, h, w))
             kz, vz = checkpoint(keys, zf, use_reentrant=False) if torch.is_grad_enabled() else keys(zf)
-        out = blk.attn.attend(torch.cat([qz, qm], 1), torch.cat([kz, km], 1), torch.cat([vz, vm], 1), fused=fused)   # Eq. 6
+        out = blk.attn.attend(torch.cat([qz, qm], 1),                                              # Eq. 6
+                              torch.cat([kz, km], 1),
+                              torch.cat([vz, vm], 1), fused=fused)
         out_z, out_m = out.split([T * h * w, T * K], dim=1)
         z_out, m_out = blk.update(zf, out_z, projected=False), blk.update(m, out_m, projected=False)   # Eq. 6, 7
         return (rearrange(z_out, 'b (t h w) d -> b t h w d', t=T, h=h, w=w),

@@ -1,4 +1,4 @@
-"""`ModelConfig` (every ablation of the paper is a config value) and `Deformer3D`: the R(2+1)D backbone, RGB and pose tokens, the cross-modal tokens, $L$ blocks of 3D deformable, joint stride and temporal stride attention (Fig. 2(a)), and the classification head on the cross-modal tokens.
+"""`ModelConfig`, where every ablation of the paper is a config value, and the `Deformer3D` recognizer
 
 Docs: https://deform3d.github.io/deform3d/model.deformer.html.md"""
 
@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange, repeat, reduce
 from .backbone import R2Plus1D
-from ..utils import joint_present
+from ..utils import joint_present, check_choice
 from .heatmaps import JointTokenizer, KeypointEmbedding
 from .deformable import DeformableAttention3D, OFFSET_CONVS
 from .stride import JointStrideAttention, TemporalStrideAttention, KV_WINDOWS, STRIDE_FFN
@@ -39,11 +39,12 @@ class ModelConfig:
     num_persons: int = 1                    # M, persons per clip (R = M*V pose tokens); other M work too
     width: int = 64                         # C, channels of F_a; the transformer width is D = 4C
     depth: int = 4                          # L blocks
-    num_heads: int = 4                      # heads of width D / 4 = 64 at the paper's D = 256 (measured choice, see below)
+    num_heads: int = 4                      # heads of width 64 at the paper's D = 256 (a measured choice, see below)
     joint_window: int = 4                   # wnd of the joint stride attention
     temporal_window: int = 4                # wnd of the temporal stride attention
     joint_stride: int | None = None         # stride of the joint windows, in [1, joint_window]; None: joint_window // 2
-    temporal_stride: int | None = None      # stride of the temporal windows, in [1, temporal_window]; None: temporal_window // 2 (Fig. 7(a))
+    temporal_stride: int | None = None      # stride of the temporal windows, in [1, temporal_window];
+                                            # None: temporal_window // 2 (Fig. 7(a))
     sigma: float = 2.                       # joint heatmap std, in cells of F_a
     kernel_size: int = 7                    # k of the 3D token search
     mlp_ratio: float = 4.
@@ -53,16 +54,25 @@ class ModelConfig:
     attention: tuple[str, ...] = ATTENTIONS # subset of ATTENTIONS (Table 4)
     modal_tokens: str = 'cross'             # 'cross' | 'single' | 'none' (Table 5)
     modalities: str = 'rgb+pose'            # 'rgb+pose' | 'rgb' | 'pose'
-    pose_coordinates: bool = False          # rgb+pose: add KeypointEmbedding (x, y, score) to the heatmap-pooled tokens (not in the paper);
-                                            # 'pose' always embeds coordinates (it has no pixels to pool), 'rgb' has no pose tokens
-    pose_motion: bool = False               # the keypoint embedding also sees each joint's velocity (needs coordinates: 'pose' or pose_coordinates)
-    readout: str = 'modal'                  # head input: the modal tokens ('modal', the paper) or also the mean last RGB and pose tokens ('modal+tokens')
-    head_batchnorm: bool = True             # BatchNorm1d on the head's input: removes the component common to all samples (see below)
-    kv_windows: str = 'cyclic'              # key/value window of each query window: 'cyclic' | 'span' | 'paper' (deform3d.model.stride)
-    joint_windows: str = 'person'           # joint windows restart at each person ('person') or slide over all persons' joints ('concat')
-    stride_ffn: str = 'token'               # stride attentions: FFN once per token after the merge ('token') or per window copy ('window')
-    offset_conv: str = 'separable'          # first conv of the 3D token search: 'separable' (k x 1 x 1, 1 x k x k) | 'full' (k^3)
-    attention_scope: str = 'paper'          # 'paper': deformable + stride windows; 'full': full self-attention in each module
+    pose_coordinates: bool = False          # rgb+pose: add KeypointEmbedding (x, y, score) to the heatmap-pooled
+                                            # tokens (not in the paper); 'pose' always embeds coordinates (it has no
+                                            # pixels to pool), 'rgb' has no pose tokens
+    pose_motion: bool = False               # the keypoint embedding also sees each joint's velocity
+                                            # (needs coordinates: 'pose' or pose_coordinates)
+    readout: str = 'modal'                  # head input: the modal tokens ('modal', the paper) or also the mean
+                                            # last RGB and pose tokens ('modal+tokens')
+    head_batchnorm: bool = True             # BatchNorm1d on the head's input: removes the component common to all
+                                            # samples (see below)
+    kv_windows: str = 'cyclic'              # key/value window of each query window: 'cyclic' | 'span' | 'paper'
+                                            # (deform3d.model.stride)
+    joint_windows: str = 'person'           # joint windows restart at each person ('person') or slide over all
+                                            # persons' joints ('concat')
+    stride_ffn: str = 'token'               # stride attentions: FFN once per token after the merge ('token') or
+                                            # per window copy ('window')
+    offset_conv: str = 'separable'          # first conv of the 3D token search: 'separable' (k x 1 x 1, 1 x k x k)
+                                            # | 'full' (k^3)
+    attention_scope: str = 'paper'          # 'paper': deformable + stride windows; 'full': full self-attention in
+                                            # each module
 
     def __post_init__(self):
         err = lambda msg: ValueError(f"ModelConfig: {msg}")
@@ -72,27 +82,34 @@ class ModelConfig:
         for name in ('num_classes', 'num_joints', 'num_frames', 'num_persons', 'width', 'depth', 'num_heads',
                      'joint_window', 'temporal_window', 'kernel_size'):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1: raise err(f"{name} must be a positive int, got {v!r}")
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise err(f"{name} must be a positive int, got {v!r}")
         for name in ('joint', 'temporal'):
             stride, window = getattr(self, f'{name}_stride'), getattr(self, f'{name}_window')
-            if stride is not None and (not isinstance(stride, int) or isinstance(stride, bool) or not 1 <= stride <= window):
-                raise err(f"{name}_stride must be None (= {name}_window // 2) or an int in [1, {name}_window={window}], got {stride!r}")
+            if stride is None: continue
+            if not isinstance(stride, int) or isinstance(stride, bool) or not 1 <= stride <= window:
+                raise err(f"{name}_stride must be None (= {name}_window // 2) "
+                          f"or an int in [1, {name}_window={window}], got {stride!r}")
         if len(self.img_size) != 2 or any(not isinstance(s, int) or s < 8 or s % 8 for s in self.img_size):
-            raise err(f"img_size must be (H, W) (or one int), each a multiple of 8 (F_b is at H/8), got {self.img_size!r}")
-        if self.dim % self.num_heads: raise err(f"the width D = 4*width = {self.dim} is not divisible by num_heads={self.num_heads}")
+            raise err(f"img_size must be (H, W) (or one int), each a multiple of 8 (F_b is at H/8), "
+                      f"got {self.img_size!r}")
+        if self.dim % self.num_heads:
+            raise err(f"the width D = 4*width = {self.dim} is not divisible by num_heads={self.num_heads}")
         if not self.sigma > 0: raise err(f"sigma must be > 0 (cells of F_a), got {self.sigma!r}")
         if not self.mlp_ratio > 0: raise err(f"mlp_ratio must be > 0, got {self.mlp_ratio!r}")
         for name in ('drop_path', 'dropout'):
             if not 0 <= getattr(self, name) < 1: raise err(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if self.modal_tokens not in MODAL_TOKENS: raise err(f"modal_tokens must be one of {MODAL_TOKENS}, got {self.modal_tokens!r}")
-        if self.modalities not in MODALITIES: raise err(f"modalities must be one of {MODALITIES}, got {self.modalities!r}")
+        check_choice('modal_tokens', self.modal_tokens, MODAL_TOKENS, err)
+        check_choice('modalities', self.modalities, MODALITIES, err)
         for name in ('pose_coordinates', 'pose_motion', 'head_batchnorm'):
-            if not isinstance(getattr(self, name), bool): raise err(f"{name} must be true or false, got {getattr(self, name)!r}")
+            if not isinstance(getattr(self, name), bool):
+                raise err(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.pose_motion and not self.embeds_coordinates:
-            raise err(f"pose_motion needs keypoint coordinates: modalities='pose', or 'rgb+pose' with pose_coordinates=true (got modalities={self.modalities!r})")
-        for name, allowed in (('kv_windows', KV_WINDOWS), ('joint_windows', JOINT_WINDOWS), ('stride_ffn', STRIDE_FFN), ('readout', READOUTS),
-                              ('offset_conv', OFFSET_CONVS), ('attention_scope', ATTENTION_SCOPES)):
-            if getattr(self, name) not in allowed: raise err(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+            raise err(f"pose_motion needs keypoint coordinates: modalities='pose', or 'rgb+pose' with "
+                      f"pose_coordinates=true (got modalities={self.modalities!r})")
+        choices = dict(kv_windows=KV_WINDOWS, joint_windows=JOINT_WINDOWS, stride_ffn=STRIDE_FFN, readout=READOUTS,
+                       offset_conv=OFFSET_CONVS, attention_scope=ATTENTION_SCOPES)
+        for name, allowed in choices.items(): check_choice(name, getattr(self, name), allowed, err)
         bad = [a for a in self.attention if a not in ATTENTIONS]
         if bad or not self.attention or len(set(self.attention)) != len(self.attention):
             raise err(f"attention must be a non-empty subset of {ATTENTIONS} without repeats, got {self.attention!r}")
@@ -129,27 +146,28 @@ class ModelConfig:
         return tuple(a for a in self.attention if acts[a])
     @property
     def modal_names(self) -> tuple[str, ...]:
-        "The modal tokens of a frame, in the order of Eq. A4: [M_RGB || M_pose || M_CLS] ('cross'), [M] ('single'), () ('none')."
+        "A frame's modal tokens (Eq. A4's order): [M_RGB || M_pose || M_CLS] ('cross'), [M] ('single') or ()."
         if self.modal_tokens == 'none': return ()
         if self.modal_tokens == 'single': return ('shared',)
         return ('rgb',) * self.use_rgb + ('pose',) * self.use_pose + ('cls',)
 
     @classmethod
     def paper(cls, num_classes: int, num_joints: int, **kwargs) -> ModelConfig:
-        "The paper's setting (the field defaults): 12 frames of 224x224, C=64 (D=256), 4 blocks of 4 heads, k=7, windows of 4, sigma=2."
+        "The paper's setting (the field defaults): 12 frames of 224x224, D=256, 4 blocks of 4 heads, k=7."
         return cls(num_classes=num_classes, num_joints=num_joints, **kwargs)
 
     @classmethod
     def tiny(cls, num_classes: int, num_joints: int, **kwargs) -> ModelConfig:
         "A CPU-sized model for tests and smoke runs: 8 frames of 64x64, C=8 (D=32), 2 blocks of 2 heads, k=3."
-        small = dict(num_frames=8, img_size=64, width=8, depth=2, num_heads=2, sigma=1., kernel_size=3, mlp_ratio=2., drop_path=0.)
+        small = dict(num_frames=8, img_size=64, width=8, depth=2, num_heads=2, sigma=1., kernel_size=3, mlp_ratio=2.,
+                     drop_path=0.)
         return cls(num_classes=num_classes, num_joints=num_joints, **{**small, **kwargs})
 
 # %% ../../nbs/06_model.deformer.ipynb #e152f0cf
 def resize_time(emb: torch.Tensor,   # (T0, ...) learned along time
                 T: int,              # the number of frames wanted
                ) -> torch.Tensor:    # (T, ...)
-    "Linear interpolation of a per-frame embedding to `T` frames (align_corners=False: frames at relative times (t+0.5)/T)."
+    "Linear interpolation of a per-frame `emb` to `T` frames, at the relative times (t+0.5)/T."
     if emb.shape[0] == T: return emb
     x = rearrange(emb.reshape(emb.shape[0], -1), 't c -> 1 c t')
     x = F.interpolate(x, size=T, mode='linear', align_corners=False)
@@ -165,12 +183,12 @@ def resize_space(emb: torch.Tensor,            # (h0, w0, d)
 
 # %% ../../nbs/06_model.deformer.ipynb #e603caa2
 def _stack(tok: dict[str, torch.Tensor], names, like: torch.Tensor) -> torch.Tensor:
-    "The modal tokens `names` of `tok` (each `(b t d)`) as `(b t k d)`; `k = 0` gives an empty tensor shaped like `like`'s `(b t . d)`."
+    "Stack the `(b t d)` tokens `names` of `tok` as `(b t k d)`; no names: an empty one like `like`."
     if not names: return like.new_zeros(like.shape[0], like.shape[1], 0, like.shape[-1])
     return torch.stack([tok[n] for n in names], dim=2)
 
 class Deformer3DBlock(nn.Module):
-    "One block of Fig. 2(a): 3D deformable -> joint stride -> M_CLS projection -> temporal stride attention."
+    "Fig. 2(a)'s block: 3D deformable -> joint stride -> M_CLS projection -> temporal stride attention."
     def __init__(self, cfg: ModelConfig, drop_path: float = 0.):
         super().__init__()
         D, kw = cfg.dim, dict(num_heads=cfg.num_heads, mlp_ratio=cfg.mlp_ratio, drop_path=drop_path)
@@ -181,17 +199,23 @@ class Deformer3DBlock(nn.Module):
         self.rgb_side = tuple(n for n in self.names if n in ('rgb', self.mixer))     # [M_RGB || M_CLS]
         self.pose_side = tuple(n for n in self.names if n in ('pose', self.mixer))   # [M_pose || M_CLS]
         active = cfg.active_attention
-        self.deformable = (DeformableAttention3D(D, kernel_size=cfg.kernel_size, offset_conv=cfg.offset_conv, search=not full, **kw)
-                           if 'deformable' in active else None)
-        self.joint = (JointStrideAttention(D, window=cfg.joint_window, stride=cfg.joint_stride,
-                                           per_person=cfg.joint_windows == 'person', **windows, **kw) if 'joint' in active else None)
-        self.temporal = (TemporalStrideAttention(D, window=cfg.temporal_window, stride=cfg.temporal_stride, **windows, **kw)
-                         if 'temporal' in active else None)
+        self.deformable = self.joint = self.temporal = None
+        if 'deformable' in active:
+            self.deformable = DeformableAttention3D(
+                D, kernel_size=cfg.kernel_size, offset_conv=cfg.offset_conv, search=not full, **kw)
+        if 'joint' in active:
+            self.joint = JointStrideAttention(
+                D, window=cfg.joint_window, stride=cfg.joint_stride,
+                per_person=cfg.joint_windows == 'person', **windows, **kw)
+        if 'temporal' in active:
+            self.temporal = TemporalStrideAttention(
+                D, window=cfg.temporal_window, stride=cfg.temporal_stride, **windows, **kw)
         self.mix = None
         if self.mixer is not None and cfg.modalities == 'rgb+pose':
             self.mix = nn.Linear(2 * D, D)
             with torch.no_grad():
-                self.mix.weight.copy_(torch.cat([torch.eye(D), torch.eye(D)], dim=1) / 2); self.mix.bias.zero_()
+                self.mix.weight.copy_(torch.cat([torch.eye(D), torch.eye(D)], dim=1) / 2)
+                self.mix.bias.zero_()
 
     def forward(self,
                 z: torch.Tensor | None,      # (b t h w d) RGB tokens, or None without the RGB modality
@@ -213,7 +237,8 @@ class Deformer3DBlock(nn.Module):
         if self.mix is not None:                                               # [M_CLS || M*_CLS] -> M_CLS
             tok[self.mixer] = self.mix(torch.cat([cls_rgb, tok[self.mixer]], dim=-1))
         m = _stack(tok, self.names, m)
-        if self.temporal is not None:                                          # Eq. A4, Algorithm A2, groups not concatenated
+        if self.temporal is not None:                                          # Eq. A4, Algorithm A2
+            # the token groups go in separately, not concatenated
             groups = [(rearrange(z, 'b t h w d -> b t (h w) d'), None)] if z is not None else []
             groups += [(p, present)] if p is not None else []
             groups += [(m, None)] if m.shape[2] else []
@@ -226,7 +251,7 @@ class Deformer3DBlock(nn.Module):
 
 # %% ../../nbs/06_model.deformer.ipynb #776f1df8
 class Deformer3D(nn.Module):
-    "Cross-modal 3D deformable transformer: `(video (B,3,T,H,W), keypoints (B,M,T,V,2), scores (B,M,T,V)|None) -> logits (B, classes)`."
+    "Cross-modal 3D deformable transformer: `(video, keypoints, scores)` -> logits `(B, num_classes)`."
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
@@ -240,7 +265,8 @@ class Deformer3D(nn.Module):
         K = len(cfg.modal_names)
         self.modal = nn.Parameter(torch.zeros(T, K, D)) if K else None
         L = cfg.depth
-        self.blocks = nn.ModuleList([Deformer3DBlock(cfg, drop_path=cfg.drop_path * i / max(L - 1, 1)) for i in range(L)])
+        self.blocks = nn.ModuleList(
+            [Deformer3DBlock(cfg, drop_path=cfg.drop_path * i / max(L - 1, 1)) for i in range(L)])
         self.num_features = cfg.head_tokens * D
         self.head_norm = nn.LayerNorm(D)        # per head token: each modality keeps its own scale (see below)
         self.head_bn = nn.BatchNorm1d(self.num_features) if cfg.head_batchnorm else None
@@ -253,24 +279,30 @@ class Deformer3D(nn.Module):
     def _check(self, video, keypoints, scores) -> tuple[int, int, int, int]:
         "Validate the inputs; returns (B, T, H, W)."
         name, cfg = type(self).__name__, self.cfg
-        if video is None and cfg.modalities != 'pose': raise ValueError(f"{name}: modalities={cfg.modalities!r} needs a video")
+        if video is None and cfg.modalities != 'pose':
+            raise ValueError(f"{name}: modalities={cfg.modalities!r} needs a video")
         if video is not None:
-            if video.ndim != 5 or video.shape[1] != 3: raise ValueError(f"{name}: video must be (B, 3, T, H, W), got {tuple(video.shape)}")
+            if video.ndim != 5 or video.shape[1] != 3:
+                raise ValueError(f"{name}: video must be (B, 3, T, H, W), got {tuple(video.shape)}")
             B, _, T, H, W = video.shape
         if keypoints is None:
             if cfg.use_pose: raise ValueError(f"{name}: modalities={cfg.modalities!r} needs keypoints (B, M, T, V, 2)")
             return B, T, H, W
         if keypoints.ndim != 5 or keypoints.shape[-1] != 2 or keypoints.shape[3] != cfg.num_joints:
-            raise ValueError(f"{name}: keypoints must be (B, M, T, V={cfg.num_joints}, 2), got {tuple(keypoints.shape)}")
+            raise ValueError(
+                f"{name}: keypoints must be (B, M, T, V={cfg.num_joints}, 2), got {tuple(keypoints.shape)}")
         if video is None: (B, _, T, _, _), (H, W) = keypoints.shape, cfg.img_size
         if (keypoints.shape[0], keypoints.shape[2]) != (B, T):
-            raise ValueError(f"{name}: keypoints {tuple(keypoints.shape)} do not match the video's batch {B} and frames {T}")
+            raise ValueError(
+                f"{name}: keypoints {tuple(keypoints.shape)} do not match the video's batch {B} and frames {T}")
         if scores is not None and scores.shape != keypoints.shape[:-1]:
-            raise ValueError(f"{name}: scores must be (B, M, T, V) = {tuple(keypoints.shape[:-1])}, got {tuple(scores.shape)}")
+            raise ValueError(
+                f"{name}: scores must be (B, M, T, V) = {tuple(keypoints.shape[:-1])}, got {tuple(scores.shape)}")
         return B, T, H, W
 
     def tokens(self, video: torch.Tensor | None, keypoints: torch.Tensor | None, scores: torch.Tensor | None = None):
-        "Input tokens `(z (b t h w d) | None, p (b t r d) | None, modal (b t k d), present (b t r) bool | None)` with their embeddings."
+        "Embedded input tokens `z (b t h w d)`, `p (b t r d)`, `modal (b t k d)`; key mask `present (b t r)`."
+        # z, p: None without their modality; present: None when every joint is present
         B, T, H, W = self._check(video, keypoints, scores)
         cfg, D = self.cfg, self.cfg.dim
         time = resize_time(self.time_embed, T)                                      # (t d)
@@ -303,15 +335,16 @@ class Deformer3D(nn.Module):
                 means.append(torch.einsum('btrd,btr->bd', p, w) / w.sum((1, 2)).clamp(min=1)[:, None])
             parts.append(torch.stack(means, dim=1))
         pooled = rearrange(self.head_norm(torch.cat(parts, dim=1)), 'b k d -> b (k d)')
-        if self.head_bn is not None and self.training and pooled.shape[0] == 1:   # no batch to normalise over: running statistics
-            bn = self.head_bn
-            pooled = F.batch_norm(pooled, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps)
-        elif self.head_bn is not None: pooled = self.head_bn(pooled)     # (a SyncBatchNorm under DDP with train.sync_bn)
+        if self.head_bn is not None and self.training and pooled.shape[0] == 1:
+            bn = self.head_bn                                    # no batch to normalise over: running statistics
+            pooled = F.batch_norm(pooled, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                                  training=False, eps=bn.eps)
+        elif self.head_bn is not None: pooled = self.head_bn(pooled)    # a SyncBatchNorm under DDP with train.sync_bn
         return dict(rgb=z, pose=p, modal=m, present=present, pooled=pooled)
 
     def forward(self,
-                video: torch.Tensor | None,             # (B, 3, T, H, W) normalised frames (None only for modalities='pose')
-                keypoints: torch.Tensor | None,         # (B, M, T, V, 2) pixel (x, y) of the frames (None only for 'rgb')
+                video: torch.Tensor | None,             # (B, 3, T, H, W) normalised frames; None only for 'pose'
+                keypoints: torch.Tensor | None,         # (B, M, T, V, 2) pixel (x, y); None only for 'rgb'
                 scores: torch.Tensor | None = None,     # (B, M, T, V) confidences; 0 = absent joint
                 *, fused: bool = True,                  # SDPA (True) or the explicit softmax in every attention
                ) -> torch.Tensor:                       # (B, num_classes) logits

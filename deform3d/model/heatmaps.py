@@ -1,4 +1,4 @@
-"""Gaussian joint heatmaps at the resolution of the backbone's local feature map $F_a$ (Eq. 2), the joint tokenizer that pools $F_a$ under each heatmap into one *pose* token per joint and frame (Eq. 1), and the keypoint embedding that makes pose tokens from the coordinates themselves.
+"""Gaussian joint heatmaps (Eq. 2) and pose tokens, pooled under them (Eq. 1) or made from coordinates
 
 Docs: https://deform3d.github.io/deform3d/model.heatmaps.html.md"""
 
@@ -20,7 +20,7 @@ def pixel_to_map(coords: torch.Tensor,          # (..., 2) pixel (x, y) of the i
                  frame_size: tuple[int, int],   # (H, W) of the input frame
                  map_size: tuple[int, int],     # (h, w) of the map
                 ) -> torch.Tensor:              # (..., 2) continuous (u, v) map coordinates; integer = map cell centre
-    "Map pixel coordinates of an `H x W` frame to the cell coordinates of an `h x w` map (pixel-centre convention)."
+    "Pixel `coords` of an `H x W` frame as cell coordinates of an `h x w` map (pixel-centre convention)."
     (H, W), (h, w) = frame_size, map_size
     scale = coords.new_tensor([w / W, h / H])
     return (coords + 0.5) * scale - 0.5
@@ -32,11 +32,12 @@ def _joint_profiles(keypoints: torch.Tensor,            # (B, M, T, V, 2) pixel 
                     map_size: tuple[int, int],
                     sigma: float,
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Separable normalised Gaussian profiles `gy (B,T,R,h)`, `gx (B,T,R,w)`, R = M*V, with the score folded into `gy`."
+    "Separable normalised Gaussian profiles `gy (B,T,R,h)`, score folded in, and `gx (B,T,R,w)`."
     if keypoints.ndim != 5 or keypoints.shape[-1] != 2:
         raise ValueError(f"joint heatmaps: keypoints must be (B,M,T,V,2) pixel (x,y), got {tuple(keypoints.shape)}")
     if scores is not None and scores.shape != keypoints.shape[:-1]:
-        raise ValueError(f"joint heatmaps: scores {tuple(scores.shape)} do not match keypoints {tuple(keypoints.shape[:-1])}")
+        raise ValueError(
+            f"joint heatmaps: scores {tuple(scores.shape)} do not match keypoints {tuple(keypoints.shape[:-1])}")
     if not sigma > 0: raise ValueError(f"joint heatmaps: sigma must be > 0 (map cells), got {sigma}")
     h, w = map_size
     kp = keypoints.float()
@@ -60,7 +61,7 @@ def joint_heatmaps(keypoints: torch.Tensor,             # (B, M, T, V, 2) pixel 
                    map_size: tuple[int, int],           # (h, w) of F_a
                    sigma: float,                        # Gaussian std in map cells
                   ) -> torch.Tensor:                    # (B, T, M*V, h, w), r = m*V + v
-    "Eq. 2: score-weighted Gaussian heatmaps normalised by $2\\pi\\sigma^2$; absent joints give all-zero maps."
+    "Eq. 2: score-weighted Gaussian heatmaps, normalised by $2\\pi\\sigma^2$; absent joints give zero maps."
     gy, gx = _joint_profiles(keypoints, scores, frame_size, map_size, sigma)
     return torch.einsum('btri,btrj->btrij', gy, gx)
 
@@ -82,7 +83,8 @@ class JointTokenizer(nn.Module):
         "The heatmap-pooled features `(B, T, R, C)` before the projection."
         B, C, T, h, w = feat_a.shape
         if keypoints.shape[0] != B or keypoints.shape[2] != T:
-            raise ValueError(f"JointTokenizer: keypoints {tuple(keypoints.shape)} do not match F_a {tuple(feat_a.shape)} in batch or frames")
+            raise ValueError(f"JointTokenizer: keypoints {tuple(keypoints.shape)} do not match "
+                             f"F_a {tuple(feat_a.shape)} in batch or frames")
         gy, gx = _joint_profiles(keypoints, scores, frame_size, (h, w), self.sigma)
         gy, gx = gy.to(feat_a.dtype), gx.to(feat_a.dtype)
         rows = torch.einsum('bctij,btrj->btrci', feat_a, gx)       # contract the columns
@@ -100,7 +102,7 @@ class JointTokenizer(nn.Module):
 def clip_normalised(keypoints: torch.Tensor,   # (B, M, T, V, 2) pixel (x, y)
                     valid: torch.Tensor,       # (B, M, T, V) bool: the joint is present
                    ) -> torch.Tensor:          # (B, M, T, V, 2); zero where absent
-    "Keypoints of each person centred on their mean over the clip's present joints and frames, in units of their RMS spread."
+    "Each person's `keypoints` centred on their clip mean (`valid` joints), in units of their RMS spread."
     w = valid.to(keypoints.dtype)[..., None]
     kp = torch.where(valid[..., None], keypoints, torch.zeros_like(keypoints))
     n = w.sum((2, 3), keepdim=True).clamp_min(1)
@@ -111,27 +113,37 @@ def clip_normalised(keypoints: torch.Tensor,   # (B, M, T, V, 2) pixel (x, y)
 def joint_motion(normalised: torch.Tensor,   # (B, M, T, V, 2) clip-normalised keypoints, zero where absent
                  valid: torch.Tensor,        # (B, M, T, V) bool
                 ) -> torch.Tensor:           # (B, M, T, V, 2)
-    "Velocity of each joint between sampled frames, `x[t+1] - x[t]` (the last frame repeats the one before); zero where either end is absent."
+    "Joint velocity `x[t+1] - x[t]`, zero where an end is absent; the last frame repeats the one before."
     if normalised.shape[2] < 2: return torch.zeros_like(normalised)
     both = valid[:, :, 1:] & valid[:, :, :-1]
-    v = torch.where(both[..., None], normalised[:, :, 1:] - normalised[:, :, :-1], torch.zeros_like(normalised[:, :, 1:]))
+    step = normalised[:, :, 1:] - normalised[:, :, :-1]
+    v = torch.where(both[..., None], step, torch.zeros_like(step))
     return torch.cat([v, v[:, :, -1:]], dim=2)
 
 class KeypointEmbedding(nn.Module):
-    "Tokens from coordinates: MLP of (frame x, y, clip-normalised x, y, [velocity,] score) per joint, `(B,M,T,V,2)` -> `(B,T,M*V,D)`; absent joints give zero tokens."
-    def __init__(self, dim: int, motion: bool = False):    # motion: add each joint's velocity (`joint_motion`) to the inputs
+    "Pose tokens `(B,T,M*V,D)` from `keypoints (B,M,T,V,2)`: an MLP per joint; absent joints give zero."
+    def __init__(self,
+                 dim: int,               # D
+                 motion: bool = False,   # add each joint's velocity (`joint_motion`) to the inputs
+                ):
         super().__init__()
         self.motion = motion
         self.mlp = nn.Sequential(nn.Linear(7 if motion else 5, dim), nn.GELU(), nn.Linear(dim, dim))
 
-    def forward(self, keypoints: torch.Tensor, scores: torch.Tensor | None, frame_size: tuple[int, int]) -> torch.Tensor:
+    def forward(self,
+                keypoints: torch.Tensor,          # (B, M, T, V, 2) pixel (x, y)
+                scores: torch.Tensor | None,      # (B, M, T, V) or None
+                frame_size: tuple[int, int],      # (H, W)
+               ) -> torch.Tensor:                 # (B, T, M*V, D)
         B, M, T, V, _ = keypoints.shape
         H, W = frame_size
         kp = keypoints.float()
         score = kp.new_ones(kp.shape[:-1]) if scores is None else scores.float()
         valid = joint_present(kp, score)
-        xy = (torch.where(valid[..., None], kp, torch.zeros_like(kp)) + 0.5) / kp.new_tensor([W, H]) * 2 - 1  # pixel centres -> [-1, 1]
+        # pixel centres -> [-1, 1]
+        xy = (torch.where(valid[..., None], kp, torch.zeros_like(kp)) + 0.5) / kp.new_tensor([W, H]) * 2 - 1
         norm = clip_normalised(kp, valid)
+        # the MLP's inputs per joint: frame (x, y), clip-normalised (x, y), [velocity,] score
         parts = [xy, norm] + ([joint_motion(norm, valid)] if self.motion else [])
         x = torch.cat(parts + [torch.where(valid, score, torch.zeros_like(score))[..., None]], -1)
         x = x * valid[..., None]

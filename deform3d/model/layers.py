@@ -1,4 +1,4 @@
-"""Shared building blocks of every attention module: multi-head attention through `F.scaled_dot_product_attention` beside a plain reference path, the pre-norm attention + FFN block, and stochastic depth.
+"""Building blocks of the attention modules: SDPA beside a plain reference, pre-norm block, DropPath
 
 Docs: https://deform3d.github.io/deform3d/model.layers.html.md"""
 
@@ -13,45 +13,71 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count, sdpa_backward_flop_count
 
+# einstein notation, for the shapes and einops strings of deform3d.model (a capital letter: the size of that axis)
+# b - batch (clips)
+# t - frames T of a clip (the backbone keeps them all)
+# h w - the RGB token grid, H/8 x W/8 for frames of H x W pixels (the token search's (T, H, W) is its token volume)
+# h - also the attention heads H, next to the head width e: 'b h n e', '(h b) l e'
+# e - head width D / H (the paper's d_h)
+# c - channels: the backbone width C (channels of F_a); in the token search, the channels of the sampled tokens
+# d - token width D = 4C of every attention module
+# m - persons M of a clip (the paper's M_RGB, M_pose, M_CLS are modal tokens: k)
+# v - joints V of a person
+# r - pose tokens R = M V of a frame, r = m V + v (the paper's R counts the joints of one person)
+# k - modal tokens K of a frame, e.g. [M_pose || M'_CLS]; also the kernel size k of the 3D token search
+# n - tokens of a set: n_q queries, n_kv keys/values; N tokens of a frame in temporal stride attention (the paper's D_n)
+# l - the tokens L of a slid axis, or all the flat tokens a stride attention sees
+# wnd - window size: joints or frames per window; s - the stride between windows; nw - windows (the paper's D_q)
+# w - a position in a window in the stride strings ('b t w d', 'nw w')
+# g - groups: offset groups G of the token search; persons of `window_index(groups=M)`
+# three - the (x, y, z) of a sample point; Tt, Ht, Wt - the grid of the 3D token search (the paper's T~, H~, W~)
+
 # %% auto #0
 __all__ = ['EXPLICIT_MAX_KEYS', 'EXPLICIT_MAX_WEIGHTS_BF16', 'native_bf16', 'use_sdpa', 'Attention', 'WindowAttention',
            'DropPath', 'FeedForward', 'AttentionBlock', 'attention_scores', 'attention_flops', 'full_attention_scores']
 
 # %% ../../nbs/01_model.layers.ipynb #624f091d
-EXPLICIT_MAX_KEYS = 0            # on the CPU, the fused path writes the softmax out up to this many keys, in any dtype: none (measured below)
-EXPLICIT_MAX_WEIGHTS_BF16 = 2**25  # ... and in bf16 up to this many attention weights (b h n_q n_kv: 64 MiB), any key count
+# On the CPU the fused path writes the softmax out up to this many keys, in any dtype: none (Decision below) ...
+EXPLICIT_MAX_KEYS = 0
+# ... and in bf16 up to this many attention weights (b h n_q n_kv: 64 MiB), at any key count
+EXPLICIT_MAX_WEIGHTS_BF16 = 2**25
 
 @cache
 def native_bf16() -> bool:
-    "Whether this CPU multiplies bf16 natively (AVX-512 bf16); elsewhere oneDNN emulates it and a bf16 step is slow anyway."
+    "Whether this CPU multiplies bf16 natively (AVX-512 bf16)."
+    # elsewhere oneDNN emulates bf16, and a bf16 step is slow anyway
     return bool(getattr(torch.cpu, '_is_avx512_bf16_supported', lambda: False)())
 
 def use_sdpa(q: torch.Tensor,   # (b h n_q e) queries, heads split
              k: torch.Tensor,   # (b h n_kv e) keys
             ) -> bool:
-    "Whether the fused path calls `F.scaled_dot_product_attention`: always off the CPU; on the CPU above `EXPLICIT_MAX_KEYS` keys, in bf16 (`native_bf16`) above `EXPLICIT_MAX_WEIGHTS_BF16` weights."
+    "Whether the fused path calls `F.scaled_dot_product_attention` on `q`, `k`."
+    # always off the CPU; on the CPU above `EXPLICIT_MAX_KEYS` keys, in bf16 (`native_bf16`) above
+    # `EXPLICIT_MAX_WEIGHTS_BF16` weights
     if q.device.type != 'cpu': return True
     if k.shape[-2] <= EXPLICIT_MAX_KEYS: return False
     bf16 = q.dtype == torch.bfloat16 and native_bf16()
     return not bf16 or q.shape[:-1].numel() * k.shape[-2] > EXPLICIT_MAX_WEIGHTS_BF16
 
 class Attention(nn.Module):
-    "Multi-head attention of a query set `(... n_q d)` over a key/value set `(... n_kv d)`, with an optional key mask."
+    "Multi-head attention of queries `(... n_q d)` over keys/values `(... n_kv d)`, optional key mask."
     def __init__(self,
-                 dim: int,               # token width d
+                 dim: int,               # d
                  num_heads: int = 8,     # heads h; d must be divisible by h
                  qkv_bias: bool = True,  # bias on the q, k, v projections
                  attn_drop: float = 0.,  # dropout on the attention weights
                  proj_drop: float = 0.,  # dropout after the output projection
                 ):
         super().__init__()
-        if dim % num_heads: raise ValueError(f"Attention: dim={dim} is not divisible by num_heads={num_heads}")
+        if dim % num_heads:
+            raise ValueError(f"Attention: dim={dim} is not divisible by num_heads={num_heads}")
         self.num_heads, self.head_dim = num_heads, dim // num_heads
         self.q = nn.Linear(dim, dim, bias=qkv_bias)
         self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.attn_drop, self.proj_drop = attn_drop, nn.Dropout(proj_drop)
-        self.keep_attention = False   # set by deform3d.explain: compute the weights explicitly and pass them through `probe`
+        # set by deform3d.explain: compute the weights explicitly and pass them through `probe`
+        self.keep_attention = False
         self.probe = nn.Identity()    # hook point for the attention weights (b h n_q n_kv)
 
     def forward(self,
@@ -63,7 +89,8 @@ class Attention(nn.Module):
         x_kv = x_q if x_kv is None else x_kv
         *lead, n_q, d = x_q.shape
         n_kv = x_kv.shape[-2]
-        if tuple(x_kv.shape[:-2]) != tuple(lead): raise ValueError(f"Attention: leading axes differ, queries {tuple(x_q.shape)} vs keys {tuple(x_kv.shape)}")
+        if tuple(x_kv.shape[:-2]) != tuple(lead):
+            raise ValueError(f"Attention: leading axes differ, queries {tuple(x_q.shape)} vs keys {tuple(x_kv.shape)}")
         # SDPA's fused CPU and GPU kernels want 4-D input: fold every leading axis into one batch axis
         q = self.q(x_q.reshape(-1, n_q, d))
         k, v = self.kv(x_kv.reshape(-1, n_kv, d)).chunk(2, dim=-1)
@@ -78,17 +105,19 @@ class Attention(nn.Module):
                key_mask: torch.Tensor | None = None,  # (b n_kv) bool, True = a key to attend to
                *, fused: bool = True,
               ) -> torch.Tensor:                   # (b n_q d), heads merged, before the output projection
-        "The attention itself on projected tokens: split heads, SDPA (`use_sdpa`, else `reference`) with the key mask, merge heads."
+        "Projected `q` over `k`, `v`: split heads, SDPA (`use_sdpa`) or `reference`, merge heads."
         q, k, v = (rearrange(t, 'b n (h e) -> b h n e', h=self.num_heads) for t in (q, k, v))   # views, no copies
         has_key = None
         if key_mask is not None:
             has_key = key_mask.any(-1)                                         # (b,) a set without any key ...
             key_mask = rearrange(key_mask | ~has_key[:, None], 'b n -> b 1 1 n')  # ... attends to all (finite) ...
         p = self.attn_drop if self.training else 0.
-        if fused and not self.keep_attention and use_sdpa(q, k): out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
+        if fused and not self.keep_attention and use_sdpa(q, k):
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
         else: out = self.reference(q, k, v, key_mask, p)
         out = rearrange(out, 'b h n e -> b n (h e)')
-        if has_key is not None and (has_key.is_meta or not has_key.all()): out = out * rearrange(has_key, 'b -> b 1 1')   # ... gives 0
+        if has_key is not None and (has_key.is_meta or not has_key.all()):
+            out = out * rearrange(has_key, 'b -> b 1 1')                       # ... gives 0
         return out
 
     def reference(self, q, k, v, key_mask: torch.Tensor | None = None, p: float = 0.):
@@ -100,7 +129,8 @@ class Attention(nn.Module):
 
 # %% ../../nbs/01_model.layers.ipynb #c6eaff03
 class WindowAttention(torch.autograd.Function):
-    "softmax(q k^T + bias) v over head-major windows `(n, n_q, e)`, q already scaled: three batched matmuls, the weights kept for a hand-written backward."
+    "softmax(q k^T + bias) v over head-major windows `(n, n_q, e)`, q pre-scaled; hand-written backward."
+    # three batched matmuls; the weights are kept for the backward pass
     @staticmethod
     @torch.amp.custom_fwd(device_type='cpu')
     def forward(ctx, q, k, v, bias):
@@ -114,11 +144,14 @@ class WindowAttention(torch.autograd.Function):
     def backward(ctx, grad):
         q, k, v, weights = ctx.saved_tensors
         grad_logits = torch._softmax_backward_data(torch.bmm(grad, v.transpose(1, 2)), weights, -1, weights.dtype)
-        return torch.bmm(grad_logits, k), torch.bmm(grad_logits.transpose(1, 2), q), torch.bmm(weights.transpose(1, 2), grad), None
+        grad_q = torch.bmm(grad_logits, k)
+        grad_k = torch.bmm(grad_logits.transpose(1, 2), q)
+        grad_v = torch.bmm(weights.transpose(1, 2), grad)
+        return grad_q, grad_k, grad_v, None
 
 # %% ../../nbs/01_model.layers.ipynb #4fa56b7c
 class DropPath(nn.Module):
-    "Stochastic depth: drop the whole residual branch of a sample with probability `p` (scaled at training time)."
+    "Stochastic depth: drop a sample's whole residual branch with probability `p` (scaled when training)."
     def __init__(self, p: float = 0.):
         super().__init__()
         self.p = p
@@ -134,7 +167,7 @@ class FeedForward(nn.Sequential):
 
 # %% ../../nbs/01_model.layers.ipynb #708f80f1
 class AttentionBlock(nn.Module):
-    "Pre-norm `x_q + MSA(LN(x_q), LN(x_kv))`, then `x + FFN(LN(x))`, for query and key/value sets `(... n d)`."
+    "Pre-norm `x_q + MSA(LN(x_q), LN(x_kv))`, then `x + FFN(LN(x))`, for token sets `(... n d)`."
     def __init__(self,
                  dim: int,                # token width
                  num_heads: int = 8,      # attention heads
@@ -157,9 +190,10 @@ class AttentionBlock(nn.Module):
         kv = q if x_kv is None else self.norm1(x_kv)
         return self.update(x_q, self.attn(q, kv, key_mask=key_mask, fused=fused))
 
-    # The two halves of `forward`, for modules that attend over gathered token sets (`deform3d.model.stride`, `deform3d.model.deformable`):
+    # The two halves of `forward`, for modules that attend over gathered token sets
+    # (`deform3d.model.stride`, `deform3d.model.deformable`):
     def project(self, x: torch.Tensor, *, queries: bool = True, keys: bool = True) -> tuple[torch.Tensor | None, ...]:
-        "LayerNorm, then the q (`queries`) and k, v (`keys`) projections of every token of `x` `(... n d)`; None where not asked."
+        "LN, then the q (`queries`) and k, v (`keys`) projections of `x` `(... n d)`; None where not asked."
         xn = self.norm1(x)
         k, v = self.attn.kv(xn).chunk(2, dim=-1) if keys else (None, None)
         return (self.attn.q(xn) if queries else None), k, v
@@ -178,9 +212,10 @@ class AttentionBlock(nn.Module):
 
 # %% ../../nbs/01_model.layers.ipynb #4ebc2c97
 def attention_scores(module: nn.Module, *inputs, **kwargs) -> int:
-    "Attention-score entries (heads x n_q x n_kv, summed over windows, batch and calls) of one forward of `module`."
+    "Attention-score entries (heads x n_q x n_kv, summed over all calls) of one forward of `module`."
     head_dims = {m.head_dim for m in module.modules() if isinstance(m, Attention)}
-    if len(head_dims) != 1: raise ValueError(f"attention_scores: the Attention modules must share one head width, got {sorted(head_dims)}")
+    if len(head_dims) != 1:
+        raise ValueError(f"attention_scores: the Attention modules must share one head width, got {sorted(head_dims)}")
     with torch.no_grad(): flops = attention_flops(module, *inputs, **kwargs)['attention']
     return flops // (4 * head_dims.pop())
 
@@ -192,7 +227,8 @@ _CPU_SDPA = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_c
              torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _sdpa_cpu_backward_flop}
 
 def attention_flops(module: nn.Module, *inputs, backward: bool = False, **kwargs) -> dict[str, int]:
-    "FLOPs of one forward (and backward of the output sum if `backward`): `{'attention': SDPA + bmm, 'total': all ops}`."
+    "FLOPs `{'attention': SDPA + bmm, 'total': all ops}` of one forward (and backward if `backward`)."
+    # the backward pass is that of the sum of the outputs
     with FlopCounterMode(display=False, custom_mapping=_CPU_SDPA) as fc:
         out = module(*inputs, **kwargs)
         if backward: sum(o.float().sum() for o in (out if isinstance(out, tuple) else (out,))).backward()
@@ -202,5 +238,5 @@ def attention_flops(module: nn.Module, *inputs, backward: bool = False, **kwargs
 
 # %% ../../nbs/01_model.layers.ipynb #0507c969
 def full_attention_scores(block: AttentionBlock, tokens: torch.Tensor) -> int:
-    "Score entries of full attention (Eq. A2 / A5) of `block` over all tokens of each sample: `tokens` `(b t n d)` flattened to `(b (t n) d)`."
+    "Score entries of full attention (Eq. A2 / A5) of `block` over all `tokens` `(b t n d)` of a sample."
     return attention_scores(block, rearrange(tokens, 'b t n d -> b (t n) d'))

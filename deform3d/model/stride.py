@@ -1,4 +1,4 @@
-"""Joint stride attention (Algorithm A1) and temporal stride attention (Algorithm A2): sliding query windows over the joints or the frames, each attending to a key/value window one stride later, with key masks for absent joints, LayerNorm, projections and FFN once per token, and all windows in one attention call.
+"""Joint and temporal stride attention (Algorithms A1, A2): sliding windows over joints or frames
 
 Docs: https://deform3d.github.io/deform3d/model.stride.html.md"""
 
@@ -26,23 +26,25 @@ KV_WINDOWS = ('cyclic', 'span', 'paper')
 def window_stride(window: int,               # wnd
                   stride: int | None = None,  # None: the paper's floor(wnd/2) (1 for wnd=1)
                  ) -> int:
-    "The stride: `stride` checked against `1 <= stride <= window`, or by default $\\lfloor wnd/2 \\rfloor$ of Algorithms A1 and A2, raised to 1 for `window=1`."
+    "`stride` checked to lie in `[1, window]`; by default $\\lfloor wnd/2 \\rfloor$, at least 1."
+    # the default is that of Algorithms A1 and A2, raised to 1 for `window=1`
     if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
         raise ValueError(f"stride attention: window must be an int >= 1, got {window!r}")
     if stride is None: return max(window // 2, 1)
     if isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or not 1 <= stride <= window:
-        raise ValueError(f"stride attention: stride must be an int in [1, window={window}] (a larger stride leaves tokens "
-                         f"outside every query window), got {stride!r}")
+        raise ValueError(f"stride attention: stride must be an int in [1, window={window}] (a larger stride leaves "
+                         f"tokens outside every query window), got {stride!r}")
     return int(stride)
 
 def _check_kv(kv_windows: str):
-    if kv_windows not in KV_WINDOWS: raise ValueError(f"stride attention: kv_windows must be one of {KV_WINDOWS}, got {kv_windows!r}")
+    if kv_windows not in KV_WINDOWS:
+        raise ValueError(f"stride attention: kv_windows must be one of {KV_WINDOWS}, got {kv_windows!r}")
 
-def window_starts(length: int,                 # L, the number of tokens on the slid axis
+def window_starts(length: int,                 # L
                   window: int,                 # wnd
                   *, stride: int | None = None, # s; None: floor(wnd/2)
                  ) -> torch.Tensor:             # (nw,) int64 start of each query window
-    "Start indices of the query windows: 0, s, 2s, ... below `L - wnd`, then `L - wnd`; one window `[0, L)` when `L <= wnd`."
+    "Start indices of the query windows: 0, s, 2s, ... below `L - wnd`, then `L - wnd`; 0 if `L <= wnd`."
     if length < 1: raise ValueError(f"stride attention: the slid axis is empty (length {length})")
     s, last = window_stride(window, stride), length - window
     if last <= 0: return torch.zeros(1, dtype=torch.long)
@@ -50,20 +52,25 @@ def window_starts(length: int,                 # L, the number of tokens on the 
 
 def window_pairs_loop(length: int, window: int, *, stride: int | None = None,
                       kv_windows: str = 'cyclic') -> list[tuple[list[int], list[int]]]:
-    "Plain Python: the `(query tokens, key/value tokens)` of every window, the query loop of A1/A2 and the pairing `kv_windows`."
+    "Plain Python: `(query tokens, key/value tokens)` per window, A1/A2's query loop with `kv_windows`."
     s = window_stride(window, stride)
     _check_kv(kv_windows)
     if length <= window: return [(list(range(length)), list(range(length)))]
     starts, i = [], 0
     while i < length - window:
-        starts.append(i); i += s
+        starts.append(i)
+        i += s
     starts.append(length - window)                    # "to assure query covers entire tokens"
     pairs = []
     for q in starts:
-        if kv_windows == 'paper': k = min(q + s, length - window); kv = list(range(k, k + window))
+        if kv_windows == 'paper':
+            k = min(q + s, length - window)
+            kv = list(range(k, k + window))
         elif kv_windows == 'cyclic': kv = [(q + s + j) % length for j in range(window)]
         else:
-            width = min(window + s, length); k = min(q, length - width); kv = list(range(k, k + width))
+            width = min(window + s, length)
+            k = min(q, length - width)
+            kv = list(range(k, k + width))
         pairs.append((list(range(q, q + window)), kv))
     return pairs
 
@@ -71,7 +78,7 @@ def window_pairs_loop(length: int, window: int, *, stride: int | None = None,
 @lru_cache(maxsize=128)
 def window_index(length: int, window: int, device: torch.device | str | None = None, *, stride: int | None = None,
                  kv_windows: str = 'cyclic', groups: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    "Gather tables `q_idx (G*nw, wnd)`, `kv_idx (G*nw, wnd_kv)` over `G*length` tokens, and per-token query-window counts `(G*length,)`."
+    "Tables `q_idx (G*nw, wnd)`, `kv_idx (G*nw, wnd_kv)` over `G*length` tokens; query windows per token."
     _check_kv(kv_windows)
     s, w = window_stride(window, stride), min(window, length)
     q = window_starts(length, window, stride=stride)
@@ -91,51 +98,62 @@ def window_index(length: int, window: int, device: torch.device | str | None = N
 def window_table(length: int, window: int, *, stride: int | None = None, kv_windows: str = 'cyclic') -> str:
     "The windows as text: one row per window, `q` query only, `k` key/value only, `b` both, `.` neither."
     q_idx, kv_idx, _ = window_index(length, window, stride=stride, kv_windows=kv_windows)
+    def mark(r, qi, ki): return 'b' if (r in qi and r in ki) else 'q' if r in qi else 'k' if r in ki else '.'
     rows = []
     for w, (qi, ki) in enumerate(zip(q_idx.tolist(), kv_idx.tolist())):
-        cells = ''.join('b' if (r in qi and r in ki) else 'q' if r in qi else 'k' if r in ki else '.' for r in range(length))
+        cells = ''.join(mark(r, qi, ki) for r in range(length))
         rows.append(f"{w:>3}  q[{qi[0]:>2}, {qi[-1] + 1:>2})  kv {','.join(map(str, ki)):<16} {cells}")
     return '\n'.join(rows)
 
 # %% ../../nbs/05_model.stride.ipynb #83b1df2e
-def _with_counts(q: torch.Tensor, kv: torch.Tensor, total: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    if q.shape == (1, total): assert torch.equal(q[0], torch.arange(total)) and torch.equal(kv, q), "one whole window must be the identity"
+def _with_counts(q: torch.Tensor, kv: torch.Tensor, total: int,
+                 device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    if q.shape == (1, total):
+        assert torch.equal(q[0], torch.arange(total)) and torch.equal(kv, q), "one whole window must be the identity"
     return q.to(device), kv.to(device), torch.bincount(q.flatten(), minlength=total).to(device)
 
 @lru_cache(maxsize=128)
 def joint_token_index(frames: int, joints: int, modal: int, window: int, device: torch.device | str | None = None, *,
-                      stride: int | None = None, kv_windows: str = 'cyclic', groups: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    "`window_index` over `joints` as rows of flat tokens `[pose (t r) || modal (t k)]`: each window's joints in every frame, then every modal token."
+                      stride: int | None = None, kv_windows: str = 'cyclic', groups: int = 1,
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "`window_index` over `joints` as rows of flat tokens `[pose (t r) || modal (t k)]`."
+    # a row: the window's joints in every frame, then every modal token
     q, kv, _ = window_index(joints // groups, window, stride=stride, kv_windows=kv_windows, groups=groups)
     frame = rearrange(torch.arange(frames) * joints, 't -> t 1 1')
     mod = frames * joints + torch.arange(frames * modal)
-    def rows(idx): return torch.cat([rearrange(frame + idx, 't nw w -> nw (t w)'), repeat(mod, 'n -> nw n', nw=idx.shape[0])], dim=1)
+    def rows(idx):
+        pose = rearrange(frame + idx, 't nw w -> nw (t w)')
+        return torch.cat([pose, repeat(mod, 'n -> nw n', nw=idx.shape[0])], dim=1)
     return _with_counts(rows(q), rows(kv), frames * (joints + modal), device)
 
 @lru_cache(maxsize=128)
 def frame_token_index(frames: int, tokens: int, window: int, device: torch.device | str | None = None, *,
-                      stride: int | None = None, kv_windows: str = 'cyclic') -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                      stride: int | None = None, kv_windows: str = 'cyclic',
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "`window_index` over `frames` as rows of flat tokens `(t n)`: every token of each window's frames."
     q, kv, _ = window_index(frames, window, stride=stride, kv_windows=kv_windows)
     def rows(idx): return rearrange(idx[:, :, None] * tokens + torch.arange(tokens), 'nw w n -> nw (w n)')
     return _with_counts(rows(q), rows(kv), frames * tokens, device)
 
 def _rows(idx: torch.Tensor, B: int, L: int) -> torch.Tensor:
-    "The table `idx` as rows of `(b L)`: indexing dim 0 (its backward, `index_add`, runs 2.4x faster on dim 0 than on dim 1)."
-    return idx.flatten() if B == 1 else (torch.arange(B, device=idx.device)[:, None] * L + idx.flatten()).flatten()
+    "The table `idx` as rows of `(b L)`, for indexing dim 0."
+    # index_select's backward, `index_add`, runs faster on dim 0 than on dim 1
+    if B == 1: return idx.flatten()
+    return (torch.arange(B, device=idx.device)[:, None] * L + idx.flatten()).flatten()
 
 def _gather(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    "`x (b, L, ...)` gathered by a table `idx (nw, n)` into `((b nw), n, ...)`: one `index_select`; a view for one whole window."
+    "`x (b, L, ...)` gathered by a table `idx (nw, n)` into `((b nw), n, ...)` with one `index_select`."
     B, L = x.shape[:2]
     if tuple(idx.shape) == (1, L): return x                  # the identity (`_with_counts`): full attention, no copy
-    return x.flatten(0, 1).index_select(0, _rows(idx, B, L)).view(B * idx.shape[0], idx.shape[1], *x.shape[2:])
+    rows = x.flatten(0, 1).index_select(0, _rows(idx, B, L))
+    return rows.view(B * idx.shape[0], idx.shape[1], *x.shape[2:])
 
 def merge_windows(values: torch.Tensor,              # (B, nw, w, ...) one output per window and token
                   idx: torch.Tensor,                 # (nw, w) the token of each output
                   counts: torch.Tensor,              # (L,) query windows per token (from `window_index`)
                   weight: torch.Tensor | None = None,  # (B, nw) bool: the windows that count; None: all
                  ) -> tuple[torch.Tensor, torch.Tensor | None]:   # (B, L, ...) mean; (B, L) bool covered, or None
-    "Mean over the (counting) windows of each token's outputs, by `index_add` (no loop over windows or tokens)."
+    "Mean of each token's outputs over the (counting) windows: one `index_add`, no loop."
     B, nw, w, *rest = values.shape
     L, one = counts.shape[0], (1,) * len(rest)
     if tuple(idx.shape) == (1, L) and weight is None: return values[:, 0], None
@@ -150,13 +168,17 @@ def merge_windows(values: torch.Tensor,              # (B, nw, w, ...) one outpu
 
 # %% ../../nbs/05_model.stride.ipynb #274fc2a1
 STRIDE_FFN = ('token', 'window')
-RECOMPUTE_WINDOWS_BYTES = 16 * 2**20   # smaller gathered q, k, v windows are kept for backward: recomputing costs more there
-HEAD_MAJOR_MAX_KEYS = 128              # float32 windows on the CPU with at most this many keys, kept for backward, are gathered head-major
-# What the attention itself returns (the kernel's output and log-sum-exp, or the explicit softmax's weights) is kept through the
-# recompute: the forward of the attention is not run twice, only the gathers, the merge and W_o are.
-KEPT_ATTENTION_OPS = tuple(getattr(torch.ops.aten, name).default for name in (
-    '_scaled_dot_product_flash_attention_for_cpu', '_scaled_dot_product_flash_attention', '_scaled_dot_product_efficient_attention',
-    '_scaled_dot_product_cudnn_attention', '_softmax') if hasattr(torch.ops.aten, name))
+# smaller gathered q, k, v windows are kept for backward: recomputing costs more there
+RECOMPUTE_WINDOWS_BYTES = 16 * 2**20
+# float32 windows on the CPU with at most this many keys, kept for backward, are gathered head-major
+HEAD_MAJOR_MAX_KEYS = 128
+# What the attention itself returns (the kernel's output and log-sum-exp, or the explicit softmax's weights) is kept
+# through the recompute: the forward of the attention is not run twice, only the gathers, the merge and W_o are.
+KEPT_ATTENTION_OPS = tuple(
+    getattr(torch.ops.aten, name).default
+    for name in ('_scaled_dot_product_flash_attention_for_cpu', '_scaled_dot_product_flash_attention',
+                 '_scaled_dot_product_efficient_attention', '_scaled_dot_product_cudnn_attention', '_softmax')
+    if hasattr(torch.ops.aten, name))
 
 def _keep_attention(ctx, op, *args, **kwargs):
     return CheckpointPolicy.MUST_SAVE if op in KEPT_ATTENTION_OPS else CheckpointPolicy.PREFER_RECOMPUTE
@@ -165,58 +187,68 @@ def _check_tokens(name: str, x: torch.Tensor, what: str):
     if x.ndim != 4: raise ValueError(f"{name}: {what} must be (B, T, tokens, D), got shape {tuple(x.shape)}")
 
 class StrideAttention(nn.Module):
-    "Base of both stride attentions: the parameters of one pre-norm `AttentionBlock`, applied to windows of tokens."
+    "Base of both stride attentions: the parameters of one pre-norm `AttentionBlock`, over token windows."
     def __init__(self,
-                 dim: int,                   # token width D = 4C
+                 dim: int,                   # D
                  num_heads: int = 8,
-                 window: int = 4,            # wnd, tokens (joints or frames) per window
+                 window: int = 4,            # wnd
                  stride: int | None = None,  # s in [1, wnd]; None: the paper's max(wnd // 2, 1)
                  *,
                  kv_windows: str = 'cyclic', # key/value window of each query window: 'cyclic' | 'span' | 'paper'
-                 ffn: str = 'token',         # FFN once per token after the merge ('token') or per window copy ('window')
+                 ffn: str = 'token',         # 'token': FFN once per token after the merge; 'window': per window copy
                  full: bool = False,         # full attention over the whole axis instead of windows
                  mlp_ratio: float = 4., qkv_bias: bool = True,
                  drop: float = 0., attn_drop: float = 0., drop_path: float = 0.,   # as in `AttentionBlock`
                 ):
         super().__init__()
         _check_kv(kv_windows)
-        if ffn not in STRIDE_FFN: raise ValueError(f"{type(self).__name__}: ffn must be one of {STRIDE_FFN}, got {ffn!r}")
+        if ffn not in STRIDE_FFN:
+            raise ValueError(f"{type(self).__name__}: ffn must be one of {STRIDE_FFN}, got {ffn!r}")
         self.window, self.stride = window, window_stride(window, stride)
         self.kv_windows, self.ffn, self.full = kv_windows, ffn, bool(full)
         self.block = AttentionBlock(dim, num_heads=num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
                                     drop=drop, attn_drop=attn_drop, drop_path=drop_path)
 
     def windows(self, length: int, device: torch.device | str | None = None, *, groups: int = 1):
-        "`(q_idx, kv_idx, counts)` over `groups` consecutive runs of `length` tokens (`window_index`; one window if `full`)."
+        "`(q_idx, kv_idx, counts)` of `window_index` over `groups` runs of `length` tokens; one if `full`."
         if self.full: return window_index(groups * length, groups * length, device)
         return window_index(length, self.window, device, stride=self.stride, kv_windows=self.kv_windows, groups=groups)
 
     def pairs_loop(self, length: int, groups: int = 1) -> list[tuple[list[int], list[int]]]:
         "Plain-Python counterpart of `windows`, for the loop references."
         if self.full: return window_pairs_loop(groups * length, groups * length)
-        return [([g * length + i for i in q], [g * length + i for i in k]) for g in range(groups)
-                for q, k in window_pairs_loop(length, self.window, stride=self.stride, kv_windows=self.kv_windows)]
+        pairs = window_pairs_loop(length, self.window, stride=self.stride, kv_windows=self.kv_windows)
+        return [([g * length + i for i in q], [g * length + i for i in k]) for g in range(groups) for q, k in pairs]
 
     def project(self, x: torch.Tensor): return self.block.project(x)     # LayerNorm and q, k, v: once per token
 
     def recomputes(self, tensors: tuple, gathered: int, fused: bool = True) -> bool:
-        "Whether the windows gathered from the per-token `tensors` (`gathered` elements) are recomputed in the backward pass instead of kept."
+        "Whether the windows (`gathered` elements) of the per-token `tensors` are recomputed in backward."
         if not gathered or gathered * tensors[0].element_size() < RECOMPUTE_WINDOWS_BYTES: return False
-        return fused and not self.block.attn.keep_attention and torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+        return fused and not self.block.attn.keep_attention and grad
 
     def attend_windows(self, region, tensors: tuple, *, recompute: bool = False):
-        "`region(*tensors)`: the gathers, the attention and the merge over the windows, from the per-token `tensors`; under selective checkpointing if `recompute`."
+        "`region(*tensors)`: the gathers, attention and merge over the windows; checkpointed if `recompute`."
         if not recompute: return region(*tensors)
-        # Windows hold each token ~wnd/s times: keep the per-token q, k, v and the attention's outputs; gather again in backward.
-        return checkpoint(region, *tensors, use_reentrant=False, context_fn=partial(create_selective_checkpoint_contexts, _keep_attention))
+        # Windows hold each token ~wnd/s times: under selective checkpointing, keep the per-token q, k, v and the
+        # attention's outputs, and gather again in backward.
+        context = partial(create_selective_checkpoint_contexts, _keep_attention)
+        return checkpoint(region, *tensors, use_reentrant=False, context_fn=context)
 
     def attend_tokens(self,
-                      x: torch.Tensor,                          # (b L d) every token the module sees, flat
-                      q_idx: torch.Tensor, kv_idx: torch.Tensor, counts: torch.Tensor,   # the flat tables (`*_token_index`)
-                      key_mask: torch.Tensor | None = None,     # (b L) bool: tokens that may be keys; None: all
-                      *, counting: int | None = None,           # a window counts if one of its first `counting` keys is present
-                      fused: bool = True) -> torch.Tensor:      # (b L d)
-        "LN, q, k, v once per token; all windows in one attention call; the merge; then W_o and the FFN once per token (`ffn='token'`) or the block on every window copy before the merge."
+                      x: torch.Tensor,                       # (b L d) every token the module sees, flat
+                      q_idx: torch.Tensor,                   # (nw, n_q) the flat tables (`*_token_index`) ...
+                      kv_idx: torch.Tensor,                  # (nw, n_kv)
+                      counts: torch.Tensor,                  # (L,) ... and the query windows per token
+                      key_mask: torch.Tensor | None = None,  # (b L) bool: tokens that may be keys; None: all
+                      *,
+                      counting: int | None = None,           # windows need a present key among their first `counting`
+                      fused: bool = True,
+                     ) -> torch.Tensor:                      # (b L d)
+        "LN and q, k, v once per token, all windows in one attention call, the merge, then W_o and the FFN."
+        # ffn='token': W_o and the FFN once per token after the merge; ffn='window': the block on every window copy,
+        # then the merge
         B, L, D = x.shape
         attn, (nw, n_q), n_kv = self.block.attn, q_idx.shape, kv_idx.shape[1]
         H, whole = attn.num_heads, tuple(q_idx.shape) == (1, L)       # whole: one window over all tokens (`full`)
@@ -225,40 +257,52 @@ class StrideAttention(nn.Module):
             mask = _gather(key_mask, kv_idx)                                               # ((b nw) n_kv)
             weight = rearrange(mask[:, :counting], '(b nw) n -> b nw n', b=B).any(-1)      # windows with a present key
         qkv = self.project(x)
-        # elements copied into windows: none for one window over all tokens (`full`), which keeps what it computes, like any transformer
+        # elements copied into windows: none for one window over all tokens (`full`), which keeps what it computes,
+        # like any transformer
         recompute = self.recomputes(qkv, 0 if whole else B * nw * (n_q + 2 * n_kv) * D, fused)
-        if (fused and not whole and not recompute and not attn.keep_attention and not (attn.training and attn.attn_drop)
-                and x.device.type == 'cpu' and qkv[0].dtype == torch.float32 and n_kv <= HEAD_MAJOR_MAX_KEYS):   # Decision below
-            # head-major: q, k, v split per token into ((h b) L e), the windows gathered as ((h b nw) n e), ready for bmm.
+        head_major = (fused and not whole and not recompute and not attn.keep_attention
+                      and not (attn.training and attn.attn_drop)
+                      and x.device.type == 'cpu' and qkv[0].dtype == torch.float32 and n_kv <= HEAD_MAJOR_MAX_KEYS)
+        if head_major:                                                 # Decision below
+            # head-major: q, k, v split per token into ((h b) L e), the windows gathered as ((h b nw) n e) for bmm
             # -inf on absent keys; a window without any key attends to all (finite, and never merged)
-            keys = None if mask is None else mask | ~mask.any(-1, keepdim=True)
-            bias = None if keys is None else repeat(torch.zeros(keys.shape).masked_fill_(~keys, float('-inf')), 'bnw n -> (h bnw) 1 n', h=H)
+            bias = None
+            if mask is not None:
+                keys = mask | ~mask.any(-1, keepdim=True)
+                bias = torch.zeros(keys.shape).masked_fill_(~keys, float('-inf'))
+                bias = repeat(bias, 'bnw n -> (h bnw) 1 n', h=H)
             weight_h = None if weight is None else repeat(weight, 'b nw -> (h b) nw', h=H)
+            def split(t, idx): return _gather(rearrange(t, 'b l (h e) -> (h b) l e', h=H), idx)
             def region(q, k, v):
                 q = q * attn.head_dim ** -0.5                                  # once per token, not per window copy
-                q, k, v = (_gather(rearrange(t, 'b l (h e) -> (h b) l e', h=H), idx) for t, idx in ((q, q_idx), (k, kv_idx), (v, kv_idx)))
+                q, k, v = split(q, q_idx), split(k, kv_idx), split(v, kv_idx)
                 out = rearrange(WindowAttention.apply(q, k, v, bias), '(hb nw) n e -> hb nw n e', nw=nw)
                 if self.ffn == 'window': return rearrange(out, '(h b) nw n e -> b nw n (h e)', h=H), None
-                merged, covered = merge_windows(out, q_idx, counts, weight_h)                    # per head, then W_o once per token
-                return attn.proj_drop(attn.proj(rearrange(merged, '(h b) l e -> b l (h e)', h=H))), None if covered is None else covered[:B]
+                merged, covered = merge_windows(out, q_idx, counts, weight_h)     # per head, then W_o once per token
+                merged = rearrange(merged, '(h b) l e -> b l (h e)', h=H)
+                return attn.proj_drop(attn.proj(merged)), None if covered is None else covered[:B]
         else:
-            def region(q, k, v):          # when recomputed: the merged outputs are not kept for the backward pass either
+            # when recomputed: the merged outputs are not kept for the backward pass either
+            def region(q, k, v):
                 out = attn.attend(_gather(q, q_idx), _gather(k, kv_idx), _gather(v, kv_idx), mask, fused=fused)
                 out = rearrange(out, '(b nw) n d -> b nw n d', b=B)
                 if self.ffn == 'window': return out, None
                 merged, covered = merge_windows(out, q_idx, counts, weight)
-                return attn.proj_drop(attn.proj(merged)), covered                                  # W_o once per token
+                return attn.proj_drop(attn.proj(merged)), covered                # W_o once per token
         out, covered = self.attend_windows(region, qkv, recompute=recompute)
         if self.ffn == 'token': return self.block.update(x, out, covered)
+        # the literal block on every window copy, then the mean
         copies = self.block.update(rearrange(_gather(x, q_idx), '(b nw) n d -> b nw n d', b=B), out, projected=False)
-        merged, covered = merge_windows(copies, q_idx, counts, weight)     # the literal block on every window copy, then the mean
+        merged, covered = merge_windows(copies, q_idx, counts, weight)
         return merged if covered is None else torch.where(covered[..., None], merged, x)
 
-    def extra_repr(self) -> str: return 'full' if self.full else f"window={self.window}, stride={self.stride}, kv_windows={self.kv_windows!r}, ffn={self.ffn!r}"
+    def extra_repr(self) -> str:
+        if self.full: return 'full'
+        return f"window={self.window}, stride={self.stride}, kv_windows={self.kv_windows!r}, ffn={self.ffn!r}"
 
 # %% ../../nbs/05_model.stride.ipynb #271b27c4
 class JointStrideAttention(StrideAttention):
-    "Algorithm A1: query windows of `window` joints over all frames (+ all modal tokens) attend to their key/value windows."
+    "Algorithm A1: windows of `window` joints (all frames, all modal tokens) attend to key/value windows."
     def __init__(self, dim: int, num_heads: int = 8, window: int = 4, stride: int | None = None, *,
                  per_person: bool = True,    # windows restart at each person (False: the paper's concatenated series)
                  **kwargs):
@@ -274,41 +318,46 @@ class JointStrideAttention(StrideAttention):
         if modal is None: modal = pose.new_zeros(B, T, 0, D)
         _check_tokens(name, modal, 'modal')
         if (modal.shape[0], modal.shape[1], modal.shape[3]) != (B, T, D):
-            raise ValueError(f"{name}: modal {tuple(modal.shape)} must be (B, T, K, D) with B, T, D of pose {tuple(pose.shape)}")
+            raise ValueError(f"{name}: modal {tuple(modal.shape)} must be (B, T, K, D) "
+                             f"with B, T, D of pose {tuple(pose.shape)}")
         if present is not None and present.shape != pose.shape[:3]:
             raise ValueError(f"{name}: present must be (B, T, R) = {tuple(pose.shape[:3])}, got {tuple(present.shape)}")
         return modal, present
 
     def joint_windows(self, R: int, persons: int = 1, device=None):
-        "`(q_idx, kv_idx, counts)` over the R = M V pose tokens: restarting at each person (`per_person`) or over the whole series."
+        "`(q_idx, kv_idx, counts)` over the `R` pose tokens, restarting at each person if `per_person`."
         return self.windows(R // persons, device, groups=persons) if self.per_person else self.windows(R, device)
 
     def token_windows(self, T: int, R: int, K: int, persons: int = 1, device=None):
-        "`(q_idx, kv_idx, counts)` over the flat tokens `[pose (t r) || modal (t k)]` (`joint_token_index`; one window if `full`)."
+        "`(q_idx, kv_idx, counts)` over flat tokens `[pose (t r) || modal (t k)]`; one window if `full`."
         if self.full: return joint_token_index(T, R, K, R, device)
         return joint_token_index(T, R, K, self.window, device, stride=self.stride, kv_windows=self.kv_windows,
                                  groups=persons if self.per_person else 1)
 
     def forward(self,
-                pose: torch.Tensor,                     # (b t r d) joint tokens of all persons, r = m V + v
+                pose: torch.Tensor,                     # (b t r d) pose tokens
                 modal: torch.Tensor | None = None,      # (b t k d) modal tokens [M_pose || M'_CLS]; None: K = 0
                 *,
                 present: torch.Tensor | None = None,    # (b t r) bool key mask; None: every joint present
-                persons: int = 1,                       # M; the windows restart every r / M tokens if `per_person`
-                fused: bool = True,                     # `Attention.attend`'s fused path (True) or `Attention.reference`
+                persons: int = 1,                       # M; the windows restart every R / M tokens if `per_person`
+                fused: bool = True,                     # `Attention.attend`'s fused path, or `Attention.reference`
                ) -> tuple[torch.Tensor, torch.Tensor]:  # pose (b t r d), modal (b t k d)
         modal, present = self._inputs(pose, modal, present, persons)
         B, T, R, D = pose.shape
         K = modal.shape[2]
         q_idx, kv_idx, counts = self.token_windows(T, R, K, persons, pose.device)
-        key_mask = None if present is None else torch.cat([rearrange(present, 'b t r -> b (t r)'), present.new_ones(B, T * K)], dim=1)
+        key_mask = None
+        if present is not None:                                         # the modal tokens are always keys
+            key_mask = torch.cat([rearrange(present, 'b t r -> b (t r)'), present.new_ones(B, T * K)], dim=1)
         x = torch.cat([rearrange(pose, 'b t r d -> b (t r) d'), rearrange(modal, 'b t k d -> b (t k) d')], dim=1)
-        out = self.attend_tokens(x, q_idx, kv_idx, counts, key_mask, counting=kv_idx.shape[1] - T * K, fused=fused)   # joints decide
-        return rearrange(out[:, :T * R], 'b (t r) d -> b t r d', t=T), rearrange(out[:, T * R:], 'b (t k) d -> b t k d', t=T)
+        counting = kv_idx.shape[1] - T * K                              # the joints decide whether a window counts
+        out = self.attend_tokens(x, q_idx, kv_idx, counts, key_mask, counting=counting, fused=fused)
+        return (rearrange(out[:, :T * R], 'b (t r) d -> b t r d', t=T),
+                rearrange(out[:, T * R:], 'b (t k) d -> b t k d', t=T))
 
     def loop_reference(self, pose: torch.Tensor, modal: torch.Tensor | None = None, *,
                        present: torch.Tensor | None = None, persons: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        "Algorithm A1 window by window (plain loop, explicit softmax), with the masks and merge rules above: the test oracle."
+        "Algorithm A1 window by window (a plain loop, explicit softmax, masks and merge rules): the oracle."
         modal, present = self._inputs(pose, modal, present, persons)
         B, T, R, D = pose.shape
         K, blk = modal.shape[2], self.block
@@ -326,8 +375,10 @@ class JointStrideAttention(StrideAttention):
             if self.ffn == 'window': y = blk.update(x_q, y)                          # the whole block per window
             y_p = rearrange(y[:, :T * len(qi)], 'b (t w) d -> b t w d', t=T)
             for j, r in enumerate(qi):
-                sum_p[:, :, r] += y_p[:, :, j] * counts[:, None, None]; n_p[:, r] += counts
-            sum_m += rearrange(y[:, T * len(qi):], 'b (t k) d -> b t k d', t=T) * counts[:, None, None, None]; n_m += counts
+                sum_p[:, :, r] += y_p[:, :, j] * counts[:, None, None]
+                n_p[:, r] += counts
+            sum_m += rearrange(y[:, T * len(qi):], 'b (t k) d -> b t k d', t=T) * counts[:, None, None, None]
+            n_m += counts
         cov_p, cov_m = (n_p > 0)[:, None, :, None], (n_m > 0)[:, None, None, None]
         mean_p, mean_m = sum_p / n_p.clamp(min=1)[:, None, :, None], sum_m / n_m.clamp(min=1)[:, None, None, None]
         if self.ffn == 'window': return torch.where(cov_p, mean_p, pose), torch.where(cov_m, mean_m, modal)
@@ -335,7 +386,7 @@ class JointStrideAttention(StrideAttention):
 
 # %% ../../nbs/05_model.stride.ipynb #652ec8dc
 class TemporalStrideAttention(StrideAttention):
-    "Algorithm A2: query windows of `window` frames (all their tokens) attend to their key/value frame windows."
+    "Algorithm A2: query windows of `window` frames (all their tokens) attend to key/value frame windows."
     def _inputs(self, groups, key_masks):
         name = type(self).__name__
         if not groups: raise ValueError(f"{name}: no tokens given")
@@ -344,10 +395,12 @@ class TemporalStrideAttention(StrideAttention):
         if any((x.shape[0], x.shape[1], x.shape[3]) != (B, T, D) for x in groups):
             raise ValueError(f"{name}: token groups must share (B, T, D), got {[tuple(x.shape) for x in groups]}")
         key_masks = (None,) * len(groups) if key_masks is None else tuple(key_masks)
-        if len(key_masks) != len(groups) or any(m is not None and m.shape != x.shape[:3] for x, m in zip(groups, key_masks)):
+        fits = lambda x, m: m is None or m.shape == x.shape[:3]
+        if len(key_masks) != len(groups) or not all(fits(x, m) for x, m in zip(groups, key_masks)):
             raise ValueError(f"{name}: key_masks must be one (B, T, n) bool tensor or None per token group")
         if all(m is None for m in key_masks): return None
-        return torch.cat([x.new_ones(x.shape[:3], dtype=torch.bool) if m is None else m for x, m in zip(groups, key_masks)], dim=2)
+        masks = [x.new_ones(x.shape[:3], dtype=torch.bool) if m is None else m for x, m in zip(groups, key_masks)]
+        return torch.cat(masks, dim=2)
 
     def token_windows(self, T: int, N: int, device=None):
         "`(q_idx, kv_idx, counts)` over the flat tokens `(t n)` (`frame_token_index`; one window if `full`)."
@@ -355,7 +408,7 @@ class TemporalStrideAttention(StrideAttention):
         return frame_token_index(T, N, self.window, device, stride=self.stride, kv_windows=self.kv_windows)
 
     def forward(self,
-                *groups: torch.Tensor,                 # (b t n_i d) each: e.g. Z as (b t (h w) d), P, the modal tokens
+                *groups: torch.Tensor,         # (b t n_i d) each: e.g. Z as (b t (h w) d), P, the modal tokens
                 key_masks: tuple[torch.Tensor | None, ...] | None = None,   # (b t n_i) bool per group; None: all keys
                 fused: bool = True,
                ) -> torch.Tensor | tuple[torch.Tensor, ...]:
@@ -369,7 +422,7 @@ class TemporalStrideAttention(StrideAttention):
         return outs[0] if len(outs) == 1 else outs
 
     def loop_reference(self, *groups: torch.Tensor, key_masks=None) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        "Algorithm A2 window by window (plain loop, explicit softmax), with the masks and merge rules above: the test oracle."
+        "Algorithm A2 window by window (a plain loop, explicit softmax, masks and merge rules): the oracle."
         key_mask = self._inputs(groups, key_masks)
         tokens = torch.cat(groups, dim=2)
         B, T, N, D = tokens.shape
@@ -384,7 +437,8 @@ class TemporalStrideAttention(StrideAttention):
             if self.ffn == 'window': y = blk.update(x_q, y)                          # the whole block per window
             y = rearrange(y, 'b (w n) d -> b w n d', n=N)
             for j, t in enumerate(qi):
-                total[:, t] += y[:, j] * counts[:, None, None]; n[:, t] += counts
+                total[:, t] += y[:, j] * counts[:, None, None]
+                n[:, t] += counts
         cov, mean = (n > 0)[:, :, None, None], total / n.clamp(min=1)[:, :, None, None]
         if self.ffn == 'window': out = torch.where(cov, mean, tokens)
         else: out = blk.update(tokens, mean * cov)
@@ -392,8 +446,9 @@ class TemporalStrideAttention(StrideAttention):
         return outs[0] if len(outs) == 1 else outs
 
 # %% ../../nbs/05_model.stride.ipynb #d4538b04
-def window_dependency(length: int, window: int, *, stride: int | None = None, kv_windows: str = 'cyclic') -> torch.Tensor:
-    "Boolean `(L, L)` mask: `[i, j]` is True where input token `j` can change output token `i` in one stride attention layer."
+def window_dependency(length: int, window: int, *, stride: int | None = None,
+                      kv_windows: str = 'cyclic') -> torch.Tensor:
+    "Boolean `(L, L)` mask: `[i, j]` True where input token `j` can change output token `i` in one layer."
     q_idx, kv_idx, _ = window_index(length, window, stride=stride, kv_windows=kv_windows)
     q_hot = torch.zeros(len(q_idx), length).scatter_(1, q_idx, 1.)      # (nw L) membership of the query windows
     kv_hot = torch.zeros(len(kv_idx), length).scatter_(1, kv_idx, 1.)

@@ -1,4 +1,4 @@
-"""What the paper notebooks call: the smoke dataset and experiment, training and testing one variant, the variants of the ablations (Tables 4, 5, Fig. 7), the runs of Fig. A1 and Fig. 5/6, and the measured Tables A1 and A2.
+"""What the paper notebooks call: smoke data, one variant trained and tested, ablations, Tables A1-A2
 
 Docs: https://deform3d.github.io/deform3d/paper.experiments.html.md"""
 
@@ -18,6 +18,7 @@ from ..training.checkpoint import load_checkpoint, model_from_checkpoint
 from ..training.evaluate import evaluate_checkpoint
 from ..data.synthetic import write_synthetic
 from ..training.train import launch
+from ..utils import save_figure
 from .targets import reference_table
 
 # %% auto #0
@@ -37,19 +38,22 @@ def smoke_dataset(num_clips: int = 40, seed: int = 0, num_frames: int = 8, size:
                   pose_source: str | Path | None = None, limit: int | None = None, root: Path | None = None) -> Path:
     "Path of a synthetic dataset with these arguments, written on first use and shared afterwards."
     src = None if pose_source is None else str(Path(pose_source).resolve())
-    key = f"syn-n{num_clips}-s{seed}-t{num_frames}-{size}px" + ('' if src is None else f"-penn{hashlib.md5(src.encode()).hexdigest()[:8]}-l{limit}")
-    root = Path(root or cache_root()); out = root / key
+    key = f"syn-n{num_clips}-s{seed}-t{num_frames}-{size}px"
+    if src is not None: key += f"-penn{hashlib.md5(src.encode()).hexdigest()[:8]}-l{limit}"
+    root = Path(root or cache_root())
+    out = root / key
     if (out / 'meta.json').exists(): return out
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f'.{key}-'))
-    write_synthetic(tmp, num_clips=num_clips, seed=seed, num_frames=num_frames, size=(size, size), pose_source=src, limit=limit)
+    write_synthetic(tmp, num_clips=num_clips, seed=seed, num_frames=num_frames, size=(size, size),
+                    pose_source=src, limit=limit)
     try: tmp.rename(out)
     except OSError:                     # another process finished first: use its copy
         shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 def experiment_config_path(config: str | Path) -> str:
-    "The YAML of an experiment shipped with the paper parameters ('smoke'), else `config` unchanged (a shipped config name or a path)."
+    "The YAML of an experiment shipped in `paper_params` (e.g. 'smoke'), else `config` unchanged."
     own = Path(str(resources.files('deform3d') / 'paper_params' / f'{config}.yaml'))
     return str(own) if own.exists() and 'model' in (yaml.safe_load(own.read_text()) or {}) else str(config)
 
@@ -58,11 +62,11 @@ def run_experiment(config: str | Path,            # shipped config name, YAML pa
                    *, data_root: str | Path | None = None,   # data.root
                    epochs: int | None = None,     # train.epochs
                    batch_size: int | None = None, # train.batch_size (global)
-                   frames: int | None = None,     # model.num_frames, the clip length the model is trained with (the data follows)
+                   frames: int | None = None,     # model.num_frames, the training clip length (the data follows)
                    gpus: int = 0,                 # 0: CPU; N: N processes on GPUs (torchrun when N > 1)
                    overrides: dict | None = None, # further dotted keys, e.g. {'model.attention': ['joint', 'temporal']}
                   ) -> dict:
-    "Train and test one variant; the final test metrics (fractions), as `deform3d train` writes them to `out/metrics.json`."
+    "Train and test one variant into `out`; its final test metrics (fractions, as in `out/metrics.json`)."
     ov = {}
     if data_root is not None:
         ov['data.root'] = str(data_root)
@@ -76,20 +80,22 @@ def run_experiment(config: str | Path,            # shipped config name, YAML pa
     return launch(experiment_config_path(config), gpus=max(int(gpus), 1), out=str(out), overrides=ov, progress=False)
 
 def load_run(run: str | Path, *, frames: int | None = None):
-    "(model in eval mode, experiment config, class names, test dataset) of a run folder; the test clips have `frames` frames."
+    "(model in eval mode, config, class names, test dataset) of `run`; test clips of `frames` frames."
     model, cfg, classes = model_from_checkpoint(Path(run) / 'checkpoints' / 'last.pt')
     cfg = resolve(cfg)
-    if frames: cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, clip_len=int(frames)))   # the data's clip length only
+    # the data's clip length only
+    if frames: cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, clip_len=int(frames)))
     return model, cfg, classes, build_dataset(cfg.data, cfg.data.test_split, train=False, num_clips=cfg.data.test_clips)
 
 def evaluate_run(run: str | Path,                 # a run folder of run_experiment
                  *, frames: int | None = None,    # clip length at test time (None: the training one)
                  batch_size: int = 8, device: str = 'cpu') -> dict:
-    "Test metrics of the run's last checkpoint on its test split, with clips of `frames` frames (Fig. A1)."
+    "Test metrics of the last checkpoint of `run` on its test split, clips of `frames` frames (Fig. A1)."
     ck = load_checkpoint(Path(run) / 'checkpoints' / 'last.pt')
     cfg = resolve(load_config(ck['config']))
     if frames: cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, clip_len=int(frames)))
-    metrics, _, _, tested = evaluate_checkpoint(ck, cfg, batch_size=batch_size, device=device, precision='fp32', num_workers=0)
+    metrics, _, _, tested = evaluate_checkpoint(ck, cfg, batch_size=batch_size, device=device, precision='fp32',
+                                                num_workers=0)
     return {**metrics, 'frames': tested.data.clip_len}
 
 PENN_CPU_DATA = {
@@ -103,10 +109,11 @@ def describe_data(dataset: str, data_root: str | Path | None, *, smoke: bool, ep
                   config: str | Path | None = None,   # the experiment config: epochs and frames left None are its own
                   seeds=(),                           # training seeds, when there are several
                  ) -> str:
-    "What the numbers of a run are, for the tables: the data (for synthetic data, what was rendered), epochs, frames, seeds."
+    "What a run's numbers are, for the tables: the data (what was rendered), epochs, frames, seeds."
     if config is not None and (epochs is None or frames is None):
         c = load_config(experiment_config_path(config))
-        epochs, frames = c.train.epochs if epochs is None else epochs, c.model.num_frames if frames is None else frames
+        if epochs is None: epochs = c.train.epochs
+        if frames is None: frames = c.model.num_frames
     seeds = [int(x) for x in seeds]
     runs = (f"; {len(seeds)} training seeds ({', '.join(map(str, seeds))}): a row each, and their mean with the range"
             if len(seeds) > 1 else '')
@@ -117,8 +124,9 @@ def describe_data(dataset: str, data_root: str | Path | None, *, smoke: bool, ep
         if m.get('pose_source', 'procedural') == 'procedural':
             what = f"synthetic procedural clips ({m['num_clips']} clips, {len(m['classes'])} classes)"
         else:
-            what = (f"synthetic RGB rendered from real Penn Action poses ({m['num_clips']} clips, {len(m['classes'])} classes, "
-                    "the official train/test split): NOT Penn Action video, not comparable with the paper's Penn Action result")
+            what = (f"synthetic RGB rendered from real Penn Action poses ({m['num_clips']} clips, "
+                    f"{len(m['classes'])} classes, the official train/test split): "
+                    "NOT Penn Action video, not comparable with the paper's Penn Action result")
     return f"{'smoke run; ' if smoke else ''}{what}; {epochs} epochs; {frames} frames{runs}"
 
 def pct(x) -> float:
@@ -160,7 +168,7 @@ def seed_variants(row: str, seeds) -> dict[str, dict]:
     return {f'{row}/seed={s}': {'train.seed': s} for s in seeds}
 
 def seed_summary(rows: pd.DataFrame, row: str) -> pd.DataFrame:
-    "`rows` (of `seed_variants(row, ...)`) plus, for several seeds, a row `row` with their mean and the `range` 'min-max' of the value."
+    "`rows` of `seed_variants(row, ...)` and, for several seeds, a row `row`: their mean and `range`."
     seeds = rows[rows['row'].str.startswith(f'{row}/seed=')]
     if len(seeds) < 2: return rows
     num = ['value', 'top1', 'top5', 'mean_class_accuracy', 'loss', 'seconds']
@@ -176,39 +184,46 @@ def _plt():
 
 def plot_step_losses(runs: dict[str, str | Path],   # label -> run folder with log_steps.csv (train.log_every)
                      path: str | Path, *, num_classes: int | None = None) -> Path:   # None: the first run's config.yaml
-    "The per-step training loss of each run, with chance level 0.9 ln(classes) and the end of the first 5 % of the steps."
+    "Per-step training loss of each run, with chance level 0.9 ln(classes) and 5 % of the steps marked."
     plt, _ = _plt()
     if num_classes is None:
-        num_classes = yaml.safe_load((Path(next(iter(runs.values()))) / 'config.yaml').read_text())['model']['num_classes']
+        config = yaml.safe_load((Path(next(iter(runs.values()))) / 'config.yaml').read_text())
+        num_classes = config['model']['num_classes']
     fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
     last = 0
     for label, run in runs.items():
         log = pd.read_csv(Path(run) / 'log_steps.csv')
-        ax.plot(log['step'], log['loss'], label=label, lw=1); last = max(last, int(log['step'].max()))
+        ax.plot(log['step'], log['loss'], label=label, lw=1)
+        last = max(last, int(log['step'].max()))
     ax.axhline(0.9 * math.log(num_classes), color='k', ls='--', lw=1, label=f'0.9 ln {num_classes} (chance level)')
     ax.axvline(0.05 * last, color='grey', ls=':', lw=1, label='5 % of the steps')
     ax.set(xlabel='optimizer step', ylabel='training loss (label smoothing 0.1)', yscale='log')
     ax.legend(fontsize=8)
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110); plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 def stride_window_variants(windows, strides) -> dict[str, dict]:
     "Fig. 7 (a) variants (row -> overrides): every temporal window with every stride up to it."
     return {f'window={w},stride={s}': {'model.temporal_window': int(w), 'model.temporal_stride': int(s)}
             for w in windows for s in strides if s <= w}
 
-def notebook_setup(target: str, out_dir: str | Path | None, data_root: str | Path | None, **smoke_kw) -> tuple[Path, Path]:
-    "(output folder, data root) of a paper notebook: `out_dir` or a fresh temporary folder; `data_root` or the smoke dataset."
+def notebook_setup(target: str,
+                   out_dir: str | Path | None,
+                   data_root: str | Path | None,
+                   **smoke_kw,
+                  ) -> tuple[Path, Path]:
+    "(output folder, data root) of a notebook: `out_dir` or a temporary one, `data_root` or smoke data."
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix=f'deform3d-{target}-'))
     out.mkdir(parents=True, exist_ok=True)
     return out, Path(data_root) if data_root else smoke_dataset(**smoke_kw)
 
 # %% ../../nbs/34_paper.experiments.ipynb #a754f407
-def complexity_measurements(frames=(4, 8, 12), persons=(1, 2, 3), *, base_frames: int = 12, base_persons: int = 1,
-                            repeats: int = 3, backward: bool = True, measure_time: bool = True, **sizes) -> pd.DataFrame:
+def complexity_measurements(frames=(4, 8, 12), persons=(1, 2, 3),
+                            *, base_frames: int = 12, base_persons: int = 1,
+                            repeats: int = 3, backward: bool = True, measure_time: bool = True,
+                            **sizes) -> pd.DataFrame:
     "deform3d.model.complexity's FLOP table with time and memory of each point measured on this CPU."
-    df = attention_flops_table(frames=tuple(frames), persons=tuple(persons), base_frames=base_frames, base_persons=base_persons, **sizes)
+    df = attention_flops_table(frames=tuple(frames), persons=tuple(persons),
+                               base_frames=base_frames, base_persons=base_persons, **sizes)
     if measure_time:
         m = [measure_attention(r.module, int(r.frames), int(r.persons), repeats=repeats, backward=backward, **sizes)
              for r in df.itertuples()]
@@ -216,7 +231,7 @@ def complexity_measurements(frames=(4, 8, 12), persons=(1, 2, 3), *, base_frames
     return df
 
 def plot_time_memory(df: pd.DataFrame, path: str | Path) -> Path:
-    "Measured time and saved memory of each module (solid) and of full attention (dashed) against T and against M."
+    "Measured time and saved memory of each module (solid) and full attention (dashed) against T and M."
     plt, sns = _plt()
     long = pd.concat([df.assign(attention='ours', ms=df['time_ms'], mib=df['memory_mib']),
                       df.assign(attention='full', ms=df['full_time_ms'], mib=df['full_memory_mib'])])
@@ -224,24 +239,24 @@ def plot_time_memory(df: pd.DataFrame, path: str | Path) -> Path:
     for i, (y, label) in enumerate((('ms', 'fwd+bwd time (ms)'), ('mib', 'saved activations (MiB)'))):
         for j, varied in enumerate(('frames', 'persons')):
             ax = axes[i, j]
-            sns.lineplot(long[long.varied == varied], x=varied, y=y, hue='module', style='attention', style_order=['ours', 'full'],
+            sns.lineplot(long[long.varied == varied], x=varied, y=y, hue='module',
+                         style='attention', style_order=['ours', 'full'],
                          markers=True, ax=ax, legend=(i, j) == (0, 1))
             ax.set(yscale='log', ylabel=label, xlabel='frames T' if varied == 'frames' else 'persons M')
     if axes[0, 1].get_legend() is not None: sns.move_legend(axes[0, 1], 'upper left', bbox_to_anchor=(1, 1))
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110); plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 _TABLE_A_ROWS = {'joint': ('joint-stride', 'joint-full'), 'temporal': ('temporal-stride', 'temporal-full'),
                  'deformable': ('deformable-3d', 'deformable-full')}
 
 def table_a_rows(df: pd.DataFrame) -> pd.DataFrame:
-    "Rows for write_metrics: per module (ours / full attention) and point, GFLOPs as the value, time and memory beside it."
+    "Rows for `write_metrics`: per module (ours, full) and point, GFLOPs as the value, time and memory."
     rows = []
     for r in df.to_dict('records'):
         ours, full = _TABLE_A_ROWS[r['module']]
         for key, pre in ((ours, ''), (full, 'full_')):
-            rows.append(dict(row=key, column='attention_gflops', value=r[f'{pre}flops'] / 1e9, varied=r['varied'], frames=r['frames'],
-                             persons=r['persons'], tokens=r['tokens'], time_ms=r.get(f'{pre}time_ms'),
-                             memory_mib=r.get(f'{pre}memory_mib'), saving=r['saving'] if not pre else 1.0))
+            rows.append(dict(row=key, column='attention_gflops', value=r[f'{pre}flops'] / 1e9,
+                             varied=r['varied'], frames=r['frames'], persons=r['persons'], tokens=r['tokens'],
+                             time_ms=r.get(f'{pre}time_ms'), memory_mib=r.get(f'{pre}memory_mib'),
+                             saving=r['saving'] if not pre else 1.0))
     return pd.DataFrame(rows)

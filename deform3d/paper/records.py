@@ -1,4 +1,4 @@
-"""What a paper notebook hands back (`write_metrics`) and what the runner keeps of each run: one JSON record with the parameters, the commit, package versions, hardware, wall time and metrics, read back by the table builder.
+"""What a paper notebook hands back (`write_metrics`) and the JSON record the runner keeps of each run
 
 Docs: https://deform3d.github.io/deform3d/paper.records.html.md"""
 
@@ -28,14 +28,17 @@ def write_metrics(out_dir: str | Path,   # the notebook's out_dir
                   notes: str = '',       # what the numbers are (dataset, setting), shown with the table
                  ) -> Path:
     "Add the results of `target` to `out_dir/metrics.json`."
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     rows = rows.to_dict('records') if isinstance(rows, pd.DataFrame) else [dict(r) for r in rows]
     for r in rows:
         missing = {'row', 'column', 'value'} - set(r)
         if missing: raise ValueError(f"write_metrics({target}): row {r} lacks {sorted(missing)}")
-        r['value'] = None if r['value'] is None or (isinstance(r['value'], float) and math.isnan(r['value'])) else float(r['value'])
+        v = r['value']
+        r['value'] = None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
     for f in figures:
-        if not (out_dir / f).exists(): raise FileNotFoundError(f"write_metrics({target}): figure {out_dir / f} does not exist")
+        if not (out_dir / f).exists():
+            raise FileNotFoundError(f"write_metrics({target}): figure {out_dir / f} does not exist")
     path = out_dir / METRICS_FILE
     data = json.loads(path.read_text()) if path.exists() else {}
     data[target] = dict(rows=rows, figures=[str(f) for f in figures], notes=notes)
@@ -47,13 +50,15 @@ def write_json(path: str | os.PathLike, data) -> Path:
     return Path(path)
 
 # %% ../../nbs/31_paper.records.ipynb #c3c06003
-PACKAGES = ('deform3d', 'torch', 'numpy', 'einops', 'pandas', 'scipy', 'torchmetrics', 'decord', 'av', 'papermill', 'nbclient', 'ipykernel')
+PACKAGES = ('deform3d', 'torch', 'numpy', 'einops', 'pandas', 'scipy', 'torchmetrics', 'decord', 'av',
+            'papermill', 'nbclient', 'ipykernel')
 
 def git_info(root: Path | None = None) -> dict:
     "Commit and dirty flag of the checkout at `root` (None values outside a git checkout)."
     root = Path(root or repo_root())
     def git(*args):
-        r = subprocess.run(['git', '--no-optional-locks', '-C', str(root), *args], capture_output=True, text=True, timeout=30)
+        r = subprocess.run(['git', '--no-optional-locks', '-C', str(root), *args],
+                           capture_output=True, text=True, timeout=30)
         return r.stdout.strip() if r.returncode == 0 else None
     try: commit, status = git('rev-parse', 'HEAD'), git('status', '--porcelain', '--untracked-files=no')
     except (OSError, subprocess.SubprocessError): commit, status = None, None
@@ -67,16 +72,16 @@ def package_versions(names=PACKAGES) -> dict:
         except metadata.PackageNotFoundError: out[n] = None
     return out
 
-PATH_PARAMS = ('out_dir', 'data_root', 'pose_source', 'checkpoint')    # notebook parameters that are file or folder paths
+PATH_PARAMS = ('out_dir', 'data_root', 'pose_source', 'checkpoint')    # the notebook parameters that are paths
 
 def portable_path(path: str | os.PathLike | None, base: str | os.PathLike | None = None) -> str | None:
-    "`path` as a record keeps it: as given when relative; an absolute path relative to `base` (default: the repository root)."
+    "`path` as a record keeps it: as given when relative, else relative to `base` (default: repo root)."
     if path is None: return None
     p = os.fspath(path)
     return os.path.relpath(p, os.fspath(base or repo_root())) if os.path.isabs(p) else p
 
 def portable_text(text: str | None, *paths: str | os.PathLike, base: str | os.PathLike | None = None) -> str | None:
-    "`text` (an error message) with each absolute `paths` prefix, and then the repository root, written as `portable_path` writes them."
+    "An error message `text` with absolute `paths`, then the repo root, written as `portable_path` does."
     if not text: return text
     base = os.fspath(base or repo_root())
     for p in sorted({os.fspath(p) for p in paths if p and os.path.isabs(os.fspath(p))}, key=len, reverse=True):
@@ -90,7 +95,8 @@ def load_records(tables_dir: Path) -> list[dict]:
     recs = []
     for p in sorted((Path(tables_dir) / 'runs').glob('*.json')):
         try: recs.append(json.loads(p.read_text()))
-        except json.JSONDecodeError as e: raise ValueError(f"deform3d reproduce: record {p} is not valid JSON: {e}") from e
+        except json.JSONDecodeError as e:
+            raise ValueError(f"deform3d reproduce: record {p} is not valid JSON: {e}") from e
     return sorted(recs, key=lambda r: (r['started'], r['run_id']))
 
 def latest_records(records: list[dict], target: str) -> list[dict]:
@@ -98,5 +104,7 @@ def latest_records(records: list[dict], target: str) -> list[dict]:
     keep = {}
     for r in records:
         if r['status'] == 'ok' and target in (r.get('metrics') or {}):
-            keep.pop((r['dataset'], r['setting']), None); keep[(r['dataset'], r['setting'])] = r   # in the order they started
+            # popped first, so that the records kept come in the order they started
+            keep.pop((r['dataset'], r['setting']), None)
+            keep[(r['dataset'], r['setting'])] = r
     return list(keep.values())

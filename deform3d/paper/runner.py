@@ -1,4 +1,4 @@
-"""`deform3d reproduce TABLE...`: runs the paper notebooks (`nbs/paper/`) through papermill, one after the other whatever happens to the others, keeps one JSON record per run, and rebuilds `paper_tables/` from the records alone.
+"""`deform3d reproduce TABLE...`: runs the paper notebooks, keeps a record per run, rebuilds the tables
 
 Docs: https://deform3d.github.io/deform3d/paper.runner.html.md"""
 
@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 from .targets import Target, load_params, paper_notebook, paper_params_path, repo_root, resolve_targets
-from .records import METRICS_FILE, PATH_PARAMS, git_info, hardware_info, package_versions, portable_path, portable_text, write_json
+from .records import (METRICS_FILE, PATH_PARAMS, git_info, hardware_info, package_versions,
+                      portable_path, portable_text, write_json)
 from .tables import build_tables
 
 # %% auto #0
@@ -19,12 +20,12 @@ __all__ = ['papermill_execute', 'notebook_defaults', 'run_one', 'plan_runs', 'ru
 
 # %% ../../nbs/33_paper.runner.ipynb #65c3883d
 def papermill_execute(notebook: Path, output: Path, parameters: dict, cwd: Path, timeout: float | None = None):
-    "Execute `notebook` into `output` with papermill, injecting `parameters` after the cell tagged `parameters`."
+    "Execute `notebook` into `output` with papermill, `parameters` injected after the cell so tagged."
     pm.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(cwd), progress_bar=False,
                         log_output=False, execution_timeout=timeout, report_mode=False)
 
 def notebook_defaults(notebook: Path) -> dict:
-    "The default values of the cell tagged `parameters` (literals; other expressions as their source text)."
+    "Default values of the cell tagged `parameters` (literals; other expressions as their source text)."
     nb = nbformat.read(str(notebook), as_version=4)
     cells = [c for c in nb.cells if 'parameters' in c.metadata.get('tags', [])]
     if len(cells) != 1: raise ValueError(f"{notebook}: expected one cell tagged 'parameters', found {len(cells)}")
@@ -52,17 +53,20 @@ def run_one(target: Target,                # what to reproduce
             execute=papermill_execute,     # executor(notebook, output, parameters, cwd, timeout)
             timeout: float | None = None,  # per-cell time limit in seconds
             targets: tuple[str, ...] = (), # every target this run serves (Fig. 5 and 6 share a notebook)
-            setting: str | None = None,    # smoke | paper | variant (a parameter set that is not the paper's); None: from smoke
+            setting: str | None = None,    # smoke | paper | variant (not the paper's parameters); None: from smoke
            ) -> dict:
     "Run one paper notebook and write its record; failures are recorded, not raised."
     setting = setting or ('smoke' if smoke else 'paper')
     run_id = f"{target.name}-{dataset}-{setting}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S-%f')[:-3]}"
-    run_dir = (Path(out_root) / run_id).resolve(); run_dir.mkdir(parents=True, exist_ok=True)
-    runs_dir = Path(tables_dir) / 'runs'; runs_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = (Path(out_root) / run_id).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir = Path(tables_dir) / 'runs'
+    runs_dir.mkdir(parents=True, exist_ok=True)
     params = {**params, 'out_dir': str(run_dir), 'smoke': smoke}
-    rec = dict(run_id=run_id, targets=list(targets or (target.name,)), notebook=target.notebook, dataset=dataset, setting=setting,
-               parameters=params, status='failed', error=None, started=_now(), wall_time_s=None, git=git_info(),
-               packages=package_versions(), hardware=hardware_info(), metrics=None, figures={},
+    rec = dict(run_id=run_id, targets=list(targets or (target.name,)), notebook=target.notebook,
+               dataset=dataset, setting=setting, parameters=params, status='failed', error=None,
+               started=_now(), wall_time_s=None, git=git_info(), packages=package_versions(), hardware=hardware_info(),
+               metrics=None, figures={},
                output_notebook=str(run_dir / f'{target.notebook}.ipynb'))
     t0 = time.perf_counter()
     try:
@@ -76,7 +80,8 @@ def run_one(target: Target,                # what to reproduce
         if missing: raise KeyError(f"{mpath} has no results for {missing}")
         for t in rec['targets']:
             for f in rec['metrics'][t]['figures']:
-                dst = runs_dir / run_id / Path(f).name; dst.parent.mkdir(exist_ok=True)
+                dst = runs_dir / run_id / Path(f).name
+                dst.parent.mkdir(exist_ok=True)
                 shutil.copy2(run_dir / f, dst)
                 rec['figures'].setdefault(t, []).append(str(dst.relative_to(tables_dir)))
         rec['status'] = 'ok'
@@ -84,16 +89,22 @@ def run_one(target: Target,                # what to reproduce
         rec['error'] = _error_text(e)
     rec['wall_time_s'] = round(time.perf_counter() - t0, 2)
     # the record travels: no absolute path of this machine in it (31_paper.records: portable_path)
-    rec['parameters'] = {k: portable_path(v) if k in PATH_PARAMS and isinstance(v, str) else v for k, v in rec['parameters'].items()}
+    rec['parameters'] = {k: portable_path(v) if k in PATH_PARAMS and isinstance(v, str) else v
+                         for k, v in rec['parameters'].items()}
     rec['output_notebook'] = portable_path(rec['output_notebook'])
-    rec['error'] = portable_text(rec['error'], run_dir, Path(out_root).resolve(), *(params.get(k) for k in PATH_PARAMS if isinstance(params.get(k), str)))
+    given_paths = [params.get(k) for k in PATH_PARAMS if isinstance(params.get(k), str)]
+    rec['error'] = portable_text(rec['error'], run_dir, Path(out_root).resolve(), *given_paths)
     write_json(runs_dir / f'{run_id}.json', rec)
     return rec
 
 # %% ../../nbs/33_paper.runner.ipynb #42e8aa94
-def plan_runs(targets: list[Target], *, smoke: bool, datasets: list[str] | None = None, params_file: Path | None = None,
-              overrides: dict | None = None) -> list[dict]:
-    "One entry per notebook run: target, served targets, dataset, smoke flag, setting (smoke | paper | variant), parameters."
+def plan_runs(targets: list[Target],
+              *, smoke: bool,
+              datasets: list[str] | None = None,
+              params_file: Path | None = None,
+              overrides: dict | None = None,
+             ) -> list[dict]:
+    "One entry per notebook run: target, served targets, dataset, smoke flag, setting, parameters."
     runs = {}
     for t in targets:
         dsets = datasets or (['synthetic'] if smoke else list(t.datasets))
@@ -101,36 +112,48 @@ def plan_runs(targets: list[Target], *, smoke: bool, datasets: list[str] | None 
             path = Path(params_file) if params_file else paper_params_path(t, d)
             if path.exists() and (params_file or datasets or not smoke): params = load_params(path)
             elif smoke: params = {}
-            else: raise FileNotFoundError(f"deform3d reproduce: no parameters for {t.name} on {d!r}: {path} does not exist")
+            else:
+                raise FileNotFoundError(
+                    f"deform3d reproduce: no parameters for {t.name} on {d!r}: {path} does not exist")
             params = {**params, **(overrides or {})}
-            for k in ('data_root', 'pose_source', 'checkpoint'):    # the notebook runs in its run folder: make paths absolute
-                if isinstance(params.get(k), str) and not Path(params[k]).is_absolute(): params[k] = str(Path(params[k]).resolve())
+            # the notebook runs in its run folder: make paths absolute
+            for k in ('data_root', 'pose_source', 'checkpoint'):
+                if isinstance(params.get(k), str) and not Path(params[k]).is_absolute():
+                    params[k] = str(Path(params[k]).resolve())
             run_smoke = bool(params.get('smoke', smoke))
             setting = 'smoke' if run_smoke else 'paper' if d in t.datasets else 'variant'
             key = (t.notebook, d, json.dumps(params, sort_keys=True, default=str))
             if key in runs: runs[key]['targets'].append(t.name)
-            else: runs[key] = dict(target=t, targets=[t.name], dataset=d, smoke=run_smoke, setting=setting, params=params)
+            else:
+                runs[key] = dict(target=t, targets=[t.name], dataset=d, smoke=run_smoke, setting=setting, params=params)
     return list(runs.values())
 
 # %% ../../nbs/33_paper.runner.ipynb #8c843cc3
-def run_targets(plan: list[dict], *, out_root: Path, tables_dir: Path, nb_dir: Path | None = None, execute=papermill_execute,
-                timeout: float | None = None, log=print) -> list[dict]:
-    "Run every planned notebook, one after the other, whatever happens to the others; the records, in order."
+def run_targets(plan: list[dict],
+                *, out_root: Path,
+                tables_dir: Path,
+                nb_dir: Path | None = None,
+                execute=papermill_execute,
+                timeout: float | None = None,
+                log=print,
+               ) -> list[dict]:
+    "Run every planned notebook in turn, whatever happens to the others; the records, in order."
     records = []
     for i, r in enumerate(plan):
         log(f"[{i + 1}/{len(plan)}] {'+'.join(r['targets'])} on {r['dataset']} ({r['setting']} setting): "
             f"{r['target'].notebook}.ipynb")
-        rec = run_one(r['target'], r['params'], dataset=r['dataset'], smoke=r['smoke'], out_root=out_root, tables_dir=tables_dir,
-                      nb_dir=nb_dir, execute=execute, timeout=timeout, targets=tuple(r['targets']), setting=r.get('setting'))
+        rec = run_one(r['target'], r['params'], dataset=r['dataset'], smoke=r['smoke'],
+                      out_root=out_root, tables_dir=tables_dir, nb_dir=nb_dir, execute=execute, timeout=timeout,
+                      targets=tuple(r['targets']), setting=r.get('setting'))
         log(f"    {rec['status']} in {rec['wall_time_s']:.1f} s" + (f": {rec['error']}" if rec['error'] else '') +
             f"  (record {rec['run_id']}.json)")
         records.append(rec)
     return records
 
 # %% ../../nbs/33_paper.runner.ipynb #b1e3fe3d
-def reproduce(targets: list[str],                  # target names (case-insensitive) or 'all'; may be empty with build_only
+def reproduce(targets: list[str],                  # target names (any case) or 'all'; may be empty with build_only
               *,
-              smoke: bool = False,                 # the notebooks' defaults: a tiny model on the embedded synthetic dataset
+              smoke: bool = False,                 # the notebooks' defaults: a tiny model, embedded synthetic data
               data_root: str | Path | None = None, # the data_root parameter of every run
               gpus: int | None = None,             # the gpus parameter of every run
               out: str | Path | None = None,       # run folders and output notebooks (default runs/reproduce)
@@ -138,19 +161,20 @@ def reproduce(targets: list[str],                  # target names (case-insensit
               datasets: list[str] | None = None,   # parameter sets <TABLE>_<DATASET>.yaml of deform3d/paper_params
               params_file: str | Path | None = None,   # one parameters YAML for every run instead of the packaged ones
               overrides: dict | None = None,       # further notebook parameters
-              nb_dir: str | Path | None = None,    # folder of the paper notebooks (default nbs/paper of this checkout)
+              nb_dir: str | Path | None = None,    # folder of the paper notebooks (default: this checkout's nbs/paper)
               timeout: float | None = None,        # per-cell time limit in seconds
               build_only: bool = False,            # only rebuild the tables from the existing records
               log=print,
              ) -> int:
-    "Run the notebooks of `targets` and rebuild the tables; 1 when a notebook failed (after all of them ran), else 0."
+    "Run the notebooks of `targets`, rebuild the tables; 1 if a notebook failed (after all ran), else 0."
     # --out DIR: everything under DIR (tables in DIR/paper_tables, started from a copy of the committed ones, so the new
     # rows merge with them); the repository's own paper_tables/ only when asked (--tables) or when no --out is given
     tables_dir = Path(tables) if tables else Path(out) / 'paper_tables' if out else repo_root() / 'paper_tables'
     out_root = Path(out or repo_root() / 'runs' / 'reproduce')
     if out and not tables and not tables_dir.exists() and (repo_root() / 'paper_tables').is_dir():
         shutil.copytree(repo_root() / 'paper_tables', tables_dir)
-    if not targets and not build_only: raise ValueError("deform3d reproduce: name at least one TABLE (or all), or --build-only")
+    if not targets and not build_only:
+        raise ValueError("deform3d reproduce: name at least one TABLE (or all), or --build-only")
     chosen = resolve_targets(targets) if targets else None
     ov = dict(overrides or {})
     if data_root is not None: ov['data_root'] = str(Path(data_root).expanduser().resolve())
@@ -161,7 +185,10 @@ def reproduce(targets: list[str],                  # target names (case-insensit
         records = run_targets(plan, out_root=out_root, tables_dir=tables_dir, nb_dir=nb_dir, timeout=timeout, log=log)
     written = build_tables(tables_dir, targets=chosen)
     if records: log(f"run folders and output notebooks under {out_root}")
-    log(f"wrote {len(written)} files under {tables_dir} (records in {Path(tables_dir) / 'runs'}): " + ', '.join(p.name for p in written if p.suffix == '.md'))
+    log(f"wrote {len(written)} files under {tables_dir} (records in {Path(tables_dir) / 'runs'}): "
+        + ', '.join(p.name for p in written if p.suffix == '.md'))
     failed = [r for r in records if r['status'] != 'ok']
-    for r in failed: print(f"FAILED {'+'.join(r['targets'])} on {r['dataset']}: {r['error']} (see {r['output_notebook']})", file=sys.stderr)
+    for r in failed:
+        print(f"FAILED {'+'.join(r['targets'])} on {r['dataset']}: {r['error']} (see {r['output_notebook']})",
+              file=sys.stderr)
     return 1 if failed else 0

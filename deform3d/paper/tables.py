@@ -1,4 +1,4 @@
-"""`paper_tables/` rebuilt from the run records alone: per target a CSV and a Markdown file with the paper's number, the reproduced number, the difference and the run it came from.
+"""`paper_tables/` rebuilt from the run records alone: the paper's numbers beside the reproduced ones
 
 Docs: https://deform3d.github.io/deform3d/paper.tables.html.md"""
 
@@ -24,10 +24,11 @@ def reference_frame(target: Target, reference_dir: Path) -> pd.DataFrame | None:
     if not path.exists(): raise FileNotFoundError(f"deform3d reproduce: reference table {path} not found")
     ref = pd.read_csv(path, dtype={'row': str})
     if not target.value_columns: return ref[['row', *target.label_columns]]
-    return ref.melt(id_vars=['row', *target.label_columns], value_vars=list(target.value_columns), var_name='column', value_name='paper')
+    return ref.melt(id_vars=['row', *target.label_columns], value_vars=list(target.value_columns),
+                    var_name='column', value_name='paper')
 
 def target_frame(target: Target, records: list[dict], reference_dir: Path) -> pd.DataFrame:
-    "Paper and reproduced numbers of `target` side by side, with the run each reproduced number came from."
+    "Paper and reproduced numbers of `target` side by side, with the run each reproduced one came from."
     rows = [{**r, 'setting': rec['setting'], 'dataset': rec['dataset'], 'run': rec['run_id']}
             for rec in latest_records(records, target.name) for r in rec['metrics'][target.name]['rows']]
     rep = pd.DataFrame(rows, columns=['row', 'column', 'value', 'setting', 'dataset', 'run'] if not rows else None)
@@ -42,15 +43,18 @@ def target_frame(target: Target, records: list[dict], reference_dir: Path) -> pd
         order = {r: i for i, r in enumerate(ref['row'])}
         df = df.assign(_o=df['row'].map(order).fillna(len(order))).sort_values('_o', kind='stable').drop(columns='_o')
     df = df.reset_index(drop=True)
-    extra = [c for c in df.columns if c not in {'row', *target.label_columns, 'column', 'paper', 'reproduced', 'difference', 'setting', 'dataset', 'run'}]
-    return df[['row', *target.label_columns, 'column', 'paper', 'reproduced', 'difference', *extra, 'setting', 'dataset', 'run']]
+    first = ['row', *target.label_columns, 'column', 'paper', 'reproduced', 'difference']
+    last = ['setting', 'dataset', 'run']
+    extra = [c for c in df.columns if c not in {*first, *last}]
+    return df[[*first, *extra, *last]]
 
 # %% ../../nbs/32_paper.tables.ipynb #f56e005c
-SMOKE_NOTE = ("**Smoke setting:** a tiny model trained for a few steps on a tiny synthetic dataset. These numbers show that the "
-              "pipeline runs end to end; they are not estimates of the paper's results.")
+SMOKE_NOTE = ("**Smoke setting:** a tiny model trained for a few steps on a tiny synthetic dataset. "
+              "These numbers show that the pipeline runs end to end; they are not estimates of the paper's results.")
 
-VARIANT_NOTE = ("**Variant setting:** a parameter set of `deform3d/paper_params` that is not the paper's (other data or a CPU-sized "
-                "model); its rows and columns are its own and are not compared with the paper's numbers.")
+VARIANT_NOTE = ("**Variant setting:** a parameter set of `deform3d/paper_params` that is not the paper's "
+                "(other data or a CPU-sized model); its rows and columns are its own and are not compared with "
+                "the paper's numbers.")
 
 def _fmt(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)): return ''
@@ -68,30 +72,34 @@ def _provenance(rec: dict) -> str:
     g, h, pk = rec['git'], rec['hardware'], rec['packages']
     commit = (g['commit'] or 'unknown')[:12] + (' (with uncommitted changes)' if g.get('dirty') else '')
     params = ', '.join(f'{k}={v}' for k, v in rec['parameters'].items() if k != 'out_dir')
-    return (f"- `{rec['run_id']}`: {rec['setting']} setting, dataset `{rec['dataset']}`, commit {commit}, started {rec['started']}, "
-            f"{rec['wall_time_s']:.0f} s on {h['cpu']} ({h['cpu_count']} CPUs{', GPUs: ' + ', '.join(h['gpus']) if h['gpus'] else ''}"
-            f"{', load average ' + str(h['load_average'][0]) if h.get('load_average') else ''}), "
+    gpus = ', GPUs: ' + ', '.join(h['gpus']) if h['gpus'] else ''
+    load = ', load average ' + str(h['load_average'][0]) if h.get('load_average') else ''
+    return (f"- `{rec['run_id']}`: {rec['setting']} setting, dataset `{rec['dataset']}`, commit {commit}, "
+            f"started {rec['started']}, {rec['wall_time_s']:.0f} s on {h['cpu']} ({h['cpu_count']} CPUs{gpus}{load}), "
             f"torch {pk.get('torch')}; parameters: {params}")
 
 def kept_runs(tables_dir: Path, target: Target, have: set[str]) -> list[dict]:
-    "The runs of `tables_dir/<target>.csv` whose record is not in `have`, as records read back from the table itself."
+    "Runs of `tables_dir/<target>.csv` without a record in `have`, as records read back from the table."
     csv, md = Path(tables_dir) / f'{target.name}.csv', Path(tables_dir) / f'{target.name}.md'
     if not (csv.exists() and md.exists()): return []
     df, lines = pd.read_csv(csv, dtype={'row': str}), md.read_text().splitlines()
     if 'run' not in df: return []
     start = next(i for i, l in enumerate(lines) if l.startswith('|---')) + 1
-    body = [l for l in lines[start:start + len(df)]]           # the table's lines, one per CSV row (CSV rounds; these do not)
+    body = [l for l in lines[start:start + len(df)]]           # the table's lines, one per CSV row (unrounded)
     out = []
     for run in dict.fromkeys(r for r in df['run'] if isinstance(r, str) and r not in have):
         sub = df[df['run'] == run]
         dataset, setting = sub['dataset'].iloc[0], sub['setting'].iloc[0]
         prov = next((l for l in lines if l.startswith(f'- `{run}`: ')), None)
         started = re.search(r', started (\S+), ', prov or '')
-        if prov is None or started is None: raise ValueError(f"{md}: no provenance line for run {run!r} of {csv}")
+        if prov is None or started is None:
+            raise ValueError(f"{md}: no provenance line for run {run!r} of {csv}")
         head = f'- {dataset} ({setting}): '
         notes = next((l[len(head):] for l in lines[:lines.index('## Runs')] if l.startswith(head)), '')
-        skip = {'row', 'column', 'paper', 'reproduced', 'difference', 'setting', 'dataset', 'run', *target.label_columns}
-        rows = [{'row': r['row'], 'column': r.get('column'), 'value': r['reproduced'], **{k: v for k, v in r.items() if k not in skip}}
+        skip = {'row', 'column', 'paper', 'reproduced', 'difference', 'setting', 'dataset', 'run',
+                *target.label_columns}
+        rows = [{'row': r['row'], 'column': r.get('column'), 'value': r['reproduced'],
+                 **{k: v for k, v in r.items() if k not in skip}}
                 for r in sub.to_dict('records')]
         if 'column' not in df: rows = [{k: v for k, v in r.items() if k != 'column'} for r in rows]
         prefix = f'](figures/{target.name}_{dataset}_{setting}_'
@@ -101,15 +109,19 @@ def kept_runs(tables_dir: Path, target: Target, have: set[str]) -> list[dict]:
                         md_lines=[body[i] for i in sub.index]))
     return out
 
-def build_tables(tables_dir: Path, reference_dir: Path | None = None, targets: list[Target] | None = None) -> list[Path]:
-    "Write `<target>.csv`, `<target>.md` and `figures/` under `tables_dir` from the records in `tables_dir/runs/`."
+def build_tables(tables_dir: Path,
+                 reference_dir: Path | None = None,
+                 targets: list[Target] | None = None,
+                ) -> list[Path]:
+    "Write `<target>.csv`, `<target>.md` and `figures/` under `tables_dir` from its `runs/` records."
     tables_dir = Path(tables_dir)
     if reference_dir is None:
         reference_dir = tables_dir / 'reference'
         if not reference_dir.exists(): reference_dir = repo_root() / 'paper_tables' / 'reference'
     loaded, written = load_records(tables_dir), []
     for t in targets or list(TARGETS.values()):
-        records = sorted(loaded + kept_runs(tables_dir, t, {r['run_id'] for r in loaded}), key=lambda r: (r['started'], r['run_id']))
+        records = sorted(loaded + kept_runs(tables_dir, t, {r['run_id'] for r in loaded}),
+                         key=lambda r: (r['started'], r['run_id']))
         recs = latest_records(records, t.name)
         if not recs: continue
         df = target_frame(t, records, reference_dir)
@@ -118,7 +130,8 @@ def build_tables(tables_dir: Path, reference_dir: Path | None = None, targets: l
               'Accuracies in percent; difference = reproduced - paper, in percentage points.', '']
         if any(r['setting'] == 'smoke' for r in recs): md += [SMOKE_NOTE, '']
         if any(r['setting'] == 'variant' for r in recs): md += [VARIANT_NOTE, '']
-        md += [f"- {r['dataset']} ({r['setting']}): {r['metrics'][t.name]['notes']}" for r in recs if r['metrics'][t.name]['notes']]
+        md += [f"- {r['dataset']} ({r['setting']}): {r['metrics'][t.name]['notes']}"
+               for r in recs if r['metrics'][t.name]['notes']]
         if t.claim: md += ['', f'The paper gives no numbers here. Its text: {t.claim}']
         shown = df.drop(columns=['paper', 'difference']) if df['paper'].isna().all() else df   # no published numbers
         table = markdown_table(shown).split('\n')
@@ -130,10 +143,13 @@ def build_tables(tables_dir: Path, reference_dir: Path | None = None, targets: l
         for r in recs:
             figs += [tables_dir / 'figures' / f for f in r.get('kept_figures', [])]
             for f in r['figures'].get(t.name, []):
-                src, dst = tables_dir / f, tables_dir / 'figures' / f"{t.name}_{r['dataset']}_{r['setting']}_{Path(f).name}"
+                src = tables_dir / f
+                dst = tables_dir / 'figures' / f"{t.name}_{r['dataset']}_{r['setting']}_{Path(f).name}"
                 dst.parent.mkdir(exist_ok=True)
                 if src.exists(): shutil.copy2(src, dst)    # a fresh clone has the committed copy in figures/ only
-                elif not dst.exists(): raise FileNotFoundError(f"deform3d reproduce: figure {src} of record {r['run_id']} is missing (and {dst} too)")
+                elif not dst.exists():
+                    raise FileNotFoundError(
+                        f"deform3d reproduce: figure {src} of record {r['run_id']} is missing (and {dst} too)")
                 figs.append(dst)
         if figs: md += ['', '## Figures', ''] + [f'![{p.stem}](figures/{p.name})' for p in figs]
         (tables_dir / f'{t.name}.md').write_text('\n'.join(md) + '\n')
@@ -143,5 +159,6 @@ def build_tables(tables_dir: Path, reference_dir: Path | None = None, targets: l
 # %% ../../nbs/32_paper.tables.ipynb #5e256bed
 def compare_with_paper(target: str, rows: pd.DataFrame, reference_dir: Path | None = None) -> pd.DataFrame:
     "The paper's table of `target` with this notebook's rows beside it (what `build_tables` will write)."
-    rec = dict(status='ok', dataset='', setting='', run_id='this notebook', metrics={target: {'rows': rows.to_dict('records')}})
+    rec = dict(status='ok', dataset='', setting='', run_id='this notebook',
+               metrics={target: {'rows': rows.to_dict('records')}})
     return target_frame(TARGETS[target], [rec], Path(reference_dir or repo_root() / 'paper_tables' / 'reference'))

@@ -1,4 +1,4 @@
-"""The paper's tables and figures as reproduction targets (the notebook computing each, its datasets, its reference numbers), where the notebooks, their parameters and the transcribed numbers live, and the clip counts of the paper's protocols.
+"""The paper's tables and figures as reproduction targets, where their files live, its clip counts
 
 Docs: https://deform3d.github.io/deform3d/paper.targets.html.md"""
 
@@ -23,8 +23,8 @@ class Target:
     name: str                          # the name `deform3d reproduce` accepts, e.g. 'table4'
     notebook: str                      # notebook stem in nbs/paper/
     title: str                         # caption used in the generated Markdown
-    datasets: tuple[str, ...]          # paper-setting runs: one per dataset, parameters in deform3d/paper_params/<name>_<dataset>.yaml
-    reference: str | None = None       # stem of the reference CSV in paper_tables/reference/, None if the paper gives no numbers
+    datasets: tuple[str, ...]          # one paper-setting run per dataset: deform3d/paper_params/<name>_<dataset>.yaml
+    reference: str | None = None       # stem of the CSV in paper_tables/reference/; None: the paper gives no numbers
     value_columns: tuple[str, ...] = ()  # reference columns holding the paper's numbers
     label_columns: tuple[str, ...] = ()  # reference columns describing a row (carried into the output)
     claim: str = ''                    # what the paper's text says where it gives no numbers
@@ -38,22 +38,28 @@ TARGETS = {t.name: t for t in [
            ('finegym_mean',), ('method', 'modality', 'pretrained')),
     Target('table3', 'table3_pennaction', 'Table 3: top-1 accuracy on PennAction', _PENN, 'table3',
            ('pennaction_top1',), ('method', 'modality', 'pretrained')),
-    Target('table4', 'table4_attention_ablation', 'Table 4: ablation of the attention modules on PennAction', _PENN, 'table4',
-           ('pennaction_top1',), ('label', 'deformable', 'joint', 'temporal')),
+    Target('table4', 'table4_attention_ablation', 'Table 4: ablation of the attention modules on PennAction', _PENN,
+           'table4', ('pennaction_top1',), ('label', 'deformable', 'joint', 'temporal')),
     Target('table5', 'table5_modal_tokens', 'Table 5: ablation of the modal tokens on PennAction', _PENN, 'table5',
            ('pennaction_top1',), ('label',)),
-    Target('fig5', 'fig5_fig6_attention_maps', 'Fig. 5: 3D deformable attention (sample points and attention over frames)', _PENN,
+    Target('fig5', 'fig5_fig6_attention_maps',
+           'Fig. 5: 3D deformable attention (sample points and attention over frames)', _PENN,
            claim='Qualitative: "strong attentions are discovered at only noticeable changes in action".'),
     Target('fig6', 'fig5_fig6_attention_maps', 'Fig. 6: joint stride attention per joint and frame', _PENN,
-           claim='Qualitative: the joints that move most (head, right hand, right leg when pitching) receive the most attention.'),
+           claim='Qualitative: the joints that move most (head, right hand, right leg when pitching) '
+                 'receive the most attention.'),
     Target('fig7a', 'fig7a_stride_window', 'Fig. 7 (a): temporal stride against window size on PennAction', _PENN,
-           claim='"the best performance is obtained when the stride is about half the size of the window, regardless of the window size" (no numbers given).'),
+           claim='"the best performance is obtained when the stride is about half the size of the window, '
+                 'regardless of the window size" (no numbers given).'),
     Target('fig7b', 'fig7b_train_frames', 'Fig. 7 (b): number of training frames on PennAction', _PENN,
-           claim='"the best performance was achieved using 12 input frames. When the number of frames is smaller than 12, the performance drops slightly" (no numbers given).'),
-    Target('figA1', 'figA1_test_frames', 'Fig. A1: number of test frames for a model trained with 12 frames, PennAction', _PENN,
-           claim='"the proposed method shows a uniform performance for various numbers of input frames" (no numbers given).'),
-    Target('tableA', 'tableA_complexity', 'Tables A1 and A2: cost of the stride attentions against full attention', ('cpu',), 'tableA',
-           (), ('table', 'method', 'complexity')),
+           claim='"the best performance was achieved using 12 input frames. When the number of frames is smaller '
+                 'than 12, the performance drops slightly" (no numbers given).'),
+    Target('figA1', 'figA1_test_frames',
+           'Fig. A1: number of test frames for a model trained with 12 frames, PennAction', _PENN,
+           claim='"the proposed method shows a uniform performance for various numbers of input frames" '
+                 '(no numbers given).'),
+    Target('tableA', 'tableA_complexity', 'Tables A1 and A2: cost of the stride attentions against full attention',
+           ('cpu',), 'tableA', (), ('table', 'method', 'complexity')),
 ]}
 
 def resolve_targets(names: list[str]) -> list[Target]:
@@ -62,7 +68,8 @@ def resolve_targets(names: list[str]) -> list[Target]:
     out = []
     for n in names:
         keys = list(TARGETS) if n.lower() == 'all' else [lower.get(n.lower())]
-        if keys == [None]: raise ValueError(f"deform3d reproduce: unknown table {n!r}; known: {', '.join(TARGETS)} or all")
+        if keys == [None]:
+            raise ValueError(f"deform3d reproduce: unknown table {n!r}; known: {', '.join(TARGETS)} or all")
         out += [TARGETS[k] for k in keys if TARGETS[k] not in out]
     return out
 
@@ -76,8 +83,8 @@ def paper_notebook(target: Target, nb_dir: Path | None = None) -> Path:
     nb_dir = Path(nb_dir) if nb_dir else repo_root() / 'nbs' / 'paper'
     path = nb_dir / f'{target.notebook}.ipynb'
     if not path.exists():
-        raise FileNotFoundError(f"deform3d reproduce: notebook {path} not found; the paper notebooks ship with a source checkout "
-                                f"(git clone), or pass --nbs DIR")
+        raise FileNotFoundError(f"deform3d reproduce: notebook {path} not found; the paper notebooks ship with "
+                                f"a source checkout (git clone), or pass --nbs DIR")
     return path
 
 def paper_params_path(target: Target, dataset: str) -> Path:
@@ -89,12 +96,15 @@ def load_params(path: Path) -> dict:
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"deform3d reproduce: parameters file {path} not found")
     params = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(params, dict): raise ValueError(f"deform3d reproduce: {path} must hold a mapping of notebook parameters, got {type(params).__name__}")
+    if not isinstance(params, dict):
+        raise ValueError(f"deform3d reproduce: {path} must hold a mapping of notebook parameters, "
+                         f"got {type(params).__name__}")
     return params
 def reference_table(name: str, reference_dir: Path | None = None) -> pd.DataFrame:
     "The paper's numbers of `name` (e.g. 'table4') as transcribed in paper_tables/reference/."
     path = Path(reference_dir or repo_root() / 'paper_tables' / 'reference') / f'{name}.csv'
-    if not path.exists(): raise FileNotFoundError(f"reference table {path} not found (it ships with a source checkout)")
+    if not path.exists():
+        raise FileNotFoundError(f"reference table {path} not found (it ships with a source checkout)")
     return pd.read_csv(path, dtype={'row': str})
 
 # %% ../../nbs/30_paper.targets.ipynb #f36487b4

@@ -1,4 +1,4 @@
-"""What training and evaluation share: the model and the datasets of a config, the data loaders (sharded over processes), the seeds, the autocast precision, and the forward pass over a batch of the data contract, multi-clip batches included.
+"""Builds the model, datasets and loaders from a config and runs the forward pass; seeds and autocast.
 
 Docs: https://deform3d.github.io/deform3d/training.builders.html.md"""
 
@@ -46,21 +46,35 @@ def derive_seed(*keys: int) -> int:
 
 def seed_everything(seed: int) -> None:
     "Seed Python, numpy and torch (all devices)."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 def worker_init_fn(worker_id: int) -> None:
-    "DataLoader workers: seed Python and numpy from the worker's torch seed (which the loader's generator sets)."
+    "A DataLoader worker seeds Python and numpy from its torch seed (which the loader's generator sets)."
     s = torch.initial_seed() % 2**32
-    random.seed(s); np.random.seed(s)
+    random.seed(s)
+    np.random.seed(s)
 
 # %% ../../nbs/22_training.builders.ipynb #d626d6d0
-def make_loader(ds, *, batch_size: int, rt: Runtime, num_workers: int, num_persons: int, shuffle: bool, seed: int = 0) -> DataLoader:
-    "Training loader: DistributedSampler (seed + epoch order, dropped tail). Test loader: unpadded shards rank::world."
-    if shuffle: sampler = DistributedSampler(ds, num_replicas=rt.world, rank=rt.rank, shuffle=True, seed=seed, drop_last=True)
+def make_loader(ds, *, batch_size: int, rt: Runtime, num_workers: int, num_persons: int, shuffle: bool,
+                seed: int = 0) -> DataLoader:
+    "This process's loader of `ds`: `shuffle` for training, else the unpadded test shard `rank::world`."
+    if shuffle:     # DistributedSampler: the order from seed + epoch, the tail dropped
+        sampler = DistributedSampler(ds, num_replicas=rt.world, rank=rt.rank, shuffle=True, seed=seed, drop_last=True)
     else: sampler = list(range(rt.rank, len(ds), rt.world))
-    return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=shuffle,
-                      collate_fn=functools.partial(collate, num_persons=num_persons), worker_init_fn=worker_init_fn,
-                      generator=torch.Generator(), pin_memory=rt.device.type == 'cuda', persistent_workers=False)
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        drop_last=shuffle,
+        collate_fn=functools.partial(collate, num_persons=num_persons),
+        worker_init_fn=worker_init_fn,
+        generator=torch.Generator(),
+        pin_memory=rt.device.type == 'cuda',
+        persistent_workers=False,
+    )
 
 # %% ../../nbs/22_training.builders.ipynb #4ced1995
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -68,7 +82,9 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if precision == 'fp32': return None
     if precision == 'bf16': return torch.bfloat16
     if precision == 'fp16':
-        if device.type != 'cuda': raise ConfigError("train.precision=fp16 needs a CUDA GPU (float16 matmuls are ~1000x slower on CPUs); use bf16")
+        if device.type != 'cuda':
+            raise ConfigError("train.precision=fp16 needs a CUDA GPU "
+                              "(float16 matmuls are ~1000x slower on CPUs); use bf16")
         return torch.float16
     if device.type == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16
@@ -82,7 +98,10 @@ def forward(model: nn.Module, batch: dict) -> torch.Tensor:
     video, kp, sc = batch.get('video'), batch['keypoints'], batch.get('scores')     # video None: pose-only samples
     if kp.ndim == 6:
         k = kp.shape[1]
-        logits = model(None if video is None else rearrange(video, 'b k c t h w -> (b k) c t h w'),
-                       rearrange(kp, 'b k m t v x -> (b k) m t v x'), None if sc is None else rearrange(sc, 'b k m t v -> (b k) m t v'))
+        logits = model(
+            None if video is None else rearrange(video, 'b k c t h w -> (b k) c t h w'),
+            rearrange(kp, 'b k m t v x -> (b k) m t v x'),
+            None if sc is None else rearrange(sc, 'b k m t v -> (b k) m t v'),
+        )
         return rearrange(logits, '(b k) n -> b k n', k=k)
     return model(video, kp, sc)

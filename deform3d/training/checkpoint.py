@@ -1,4 +1,4 @@
-"""Atomic checkpoints, loaded with `weights_only=True`; the state a run resumes from (model, optimizer, scheduler, scaler, every RNG, the epoch log), and the model of a checkpoint.
+"""Atomic checkpoints read with `weights_only=True`: the state a run resumes from and the model of one.
 
 Docs: https://deform3d.github.io/deform3d/training.checkpoint.html.md"""
 
@@ -31,17 +31,20 @@ class CheckpointError(ValueError):
 CHECKPOINT_KEYS = ('model', 'config', 'classes')     # what every deform3d checkpoint holds (`training_state`)
 
 def load_checkpoint(path: str | os.PathLike, map_location='cpu') -> dict:
-    "A deform3d checkpoint, read with `weights_only=True`; a `CheckpointError` naming the file when it is not one or is damaged."
+    "Read checkpoint `path` with `weights_only=True`; a `CheckpointError` if it is not one or is damaged."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"checkpoint '{path}' does not exist")
     size = path.stat().st_size
     if size == 0: raise CheckpointError(f"{path}: empty file (0 bytes), not a deform3d checkpoint")
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:   # torch's text suggests weights_only=False: unsafe advice for a corrupt or foreign file, not repeated
+    except Exception as e:
+        # torch's message suggests weights_only=False: unsafe advice for a corrupt or foreign file, not repeated
         raise CheckpointError(f"{path}: not a deform3d checkpoint, or a damaged (truncated or corrupt) one: "
                               f"cannot be read as a PyTorch file ({type(e).__name__}, {size} bytes)") from None
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(ck, dict) or k not in ck]
-    if missing: raise CheckpointError(f"{path}: a PyTorch file but not a deform3d checkpoint (no {', '.join(map(repr, missing))})")
+    if missing:
+        names = ', '.join(map(repr, missing))
+        raise CheckpointError(f"{path}: a PyTorch file but not a deform3d checkpoint (no {names})")
     return ck
 
 # %% ../../nbs/23_training.checkpoint.ipynb #3a19bc3f
@@ -50,7 +53,8 @@ def get_rng_state() -> dict:
     v, st, gauss = random.getstate()
     _, keys, pos, has_gauss, cached = np.random.get_state()
     return {'python': {'version': v, 'state': torch.tensor(st, dtype=torch.int64), 'gauss': gauss},
-            'numpy': {'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos), 'has_gauss': int(has_gauss), 'cached': float(cached)},
+            'numpy': {'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos),
+                      'has_gauss': int(has_gauss), 'cached': float(cached)},
             'torch': torch.get_rng_state(),
             'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
@@ -66,8 +70,8 @@ def unwrap(model: nn.Module) -> nn.Module:
     "The model inside DistributedDataParallel (or the model)."
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
-def training_state(cfg: ExperimentConfig, *, epoch: int, model: nn.Module, optimizer, scheduler, scaler, rng: list[dict],
-                   classes: list[str], history: list[dict]) -> dict:
+def training_state(cfg: ExperimentConfig, *, epoch: int, model: nn.Module, optimizer, scheduler, scaler,
+                   rng: list[dict], classes: list[str], history: list[dict]) -> dict:
     "Everything a resumed run needs, after `epoch` finished epochs, as tensors and plain values."
     return {'format': 1, 'epoch': epoch, 'model': unwrap(model).state_dict(), 'optimizer': optimizer.state_dict(),
             'scheduler': scheduler.state_dict(), 'scaler': scaler.state_dict(), 'rng': rng,
@@ -77,9 +81,13 @@ def restore_training_state(ck: dict, cfg: ExperimentConfig, *, model: nn.Module,
                            rank: int = 0) -> tuple[list[dict], int]:
     "Load checkpoint `ck` into a run of `cfg` (this process's RNG states); (epoch log, finished epochs)."
     diff = [k for k, v in to_dict(cfg.model).items() if ck['config']['model'].get(k) != v]
-    if diff: raise ConfigError(f"--resume: the model config differs from the checkpoint's ({', '.join('model.' + k for k in diff)})")
-    unwrap(model).load_state_dict(ck['model']); optimizer.load_state_dict(ck['optimizer'])
-    scheduler.load_state_dict(ck['scheduler']); scaler.load_state_dict(ck['scaler'])
+    if diff:
+        keys = ', '.join('model.' + k for k in diff)
+        raise ConfigError(f"--resume: the model config differs from the checkpoint's ({keys})")
+    unwrap(model).load_state_dict(ck['model'])
+    optimizer.load_state_dict(ck['optimizer'])
+    scheduler.load_state_dict(ck['scheduler'])
+    scaler.load_state_dict(ck['scaler'])
     set_rng_state(ck['rng'][min(rank, len(ck['rng']) - 1)])
     return list(ck['history']), int(ck['epoch'])
 
@@ -87,5 +95,6 @@ def model_from_checkpoint(ckpt: dict | str | os.PathLike) -> tuple[nn.Module, Ex
     "(model in eval mode with the checkpoint's weights, its config, its class names)."
     if not isinstance(ckpt, dict): ckpt = load_checkpoint(ckpt)
     cfg = load_config(ckpt['config'])
-    model = build_model(cfg); model.load_state_dict(ckpt['model'])
+    model = build_model(cfg)
+    model.load_state_dict(ckpt['model'])
     return model.eval(), cfg, list(ckpt['classes'])

@@ -1,4 +1,4 @@
-"""An experiment is three typed dataclasses (the model, the data, the training recipe) read from YAML files that inherit from a shared base, with `--set KEY=VALUE` overrides, every value type-checked and the whole checked again before any work starts.
+"""Typed experiment configs: model, data and training recipe read from inheriting YAML files, checked.
 
 Docs: https://deform3d.github.io/deform3d/training.config.html.md"""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from ..model.deformer import ModelConfig
 from ..data.base import DATASETS, DataConfig
-from ..utils import parse_assignment
+from ..utils import check_choice, parse_assignment
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'LOGGERS', 'BASE_KEY', 'ConfigError', 'TrainConfig', 'ExperimentConfig', 'presets', 'from_dict',
@@ -42,14 +42,15 @@ class TrainConfig:
     clip_grad: float = 1.0          # max global gradient norm; 0 disables clipping
     precision: str = 'auto'         # auto | bf16 | fp16 | fp32
     seed: int = 0
-    deterministic: bool = False     # torch.use_deterministic_algorithms (warn-only for ops without a deterministic kernel)
+    deterministic: bool = False     # torch.use_deterministic_algorithms (warn-only where no deterministic kernel)
     eval_every: int = 1             # evaluate on the test split every N epochs (0: only at the end)
-    sync_bn: bool = True            # under DDP: BatchNorm statistics over the global batch (SyncBatchNorm / GlobalBatchNorm)
+    sync_bn: bool = True            # under DDP: BatchNorm statistics over the global batch (Sync/GlobalBatchNorm)
     device: str = 'auto'            # auto | cpu | cuda
     threads: int = 0                # torch CPU threads per process; 0 leaves torch's default
     inject_nan_at: int = -1         # testing aid: replace the loss at this global step by NaN (-1: never)
-    logger: str = 'csv'             # csv: OUT/log.csv | tensorboard: log.csv and TensorBoard events in OUT/tensorboard (deform3d[tracking])
-    compile: bool = False           # torch.compile the model (off: see 26_training.train for what it measured on the CPU)
+    # csv: OUT/log.csv | tensorboard: log.csv and TensorBoard events in OUT/tensorboard (deform3d[tracking])
+    logger: str = 'csv'
+    compile: bool = False           # torch.compile the model (off by default: see 26_training.train for why)
     log_every: int = 10             # every N optimizer steps a row of OUT/log_steps.csv: mean loss, lr (0: none)
 
 @dataclass
@@ -101,10 +102,12 @@ def _check(value, tp, key: str):
         raise bad
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)): raise bad
-        if origin is list: return [_check(v, args[0], f'{key}[{i}]') for i, v in enumerate(value)] if args else list(value)
-        if not args: return tuple(value)
-        if len(args) == 2 and args[1] is Ellipsis: return tuple(_check(v, args[0], f'{key}[{i}]') for i, v in enumerate(value))
-        if len(value) != len(args): raise ConfigError(f"config key '{key}': expected {len(args)} values, got {len(value)}")
+        if not args: return list(value) if origin is list else tuple(value)
+        if origin is list: return [_check(v, args[0], f'{key}[{i}]') for i, v in enumerate(value)]
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_check(v, args[0], f'{key}[{i}]') for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"config key '{key}': expected {len(args)} values, got {len(value)}")
         return tuple(_check(v, a, f'{key}[{i}]') for i, (v, a) in enumerate(zip(value, args)))
     if isinstance(tp, type) and isinstance(value, tp): return value
     raise bad
@@ -119,12 +122,14 @@ def presets(cls) -> dict[str, typing.Callable]:
     return out
 
 def from_dict(cls, d: dict, prefix: str = ''):
-    "Build dataclass `cls` from a dict of plain values (or a `preset` and values), type-checking every field."
-    if not isinstance(d, dict): raise ConfigError(f"config key '{prefix.rstrip('.') or '<root>'}': expected a mapping, got {d!r}")
+    "Dataclass `cls` from dict `d` of plain values (or a `preset` and values), every field type-checked."
+    where = prefix.rstrip('.') or '<root>'
+    if not isinstance(d, dict): raise ConfigError(f"config key '{where}': expected a mapping, got {d!r}")
     hints, names, make = typing.get_type_hints(cls), [f.name for f in fields(cls)], cls
     if 'preset' in d and 'preset' not in names and presets(cls):
         d, name, known = {k: v for k, v in d.items() if k != 'preset'}, d['preset'], presets(cls)
-        if name not in known: raise ConfigError(f"config key '{prefix}preset': expected one of {', '.join(known)}, got {name!r}")
+        if name not in known:
+            raise ConfigError(f"config key '{prefix}preset': expected one of {', '.join(known)}, got {name!r}")
         make = known[name]
     unknown = [k for k in d if k not in names]
     if unknown:
@@ -137,7 +142,7 @@ def from_dict(cls, d: dict, prefix: str = ''):
             if is_dataclass(hints[f.name]): kwargs[f.name] = from_dict(hints[f.name], {}, prefix + f.name + '.')
             else: raise ConfigError(f"missing required config key '{prefix}{f.name}'")
     try: return make(**kwargs)
-    except (TypeError, ValueError) as e: raise ConfigError(f"config section '{prefix.rstrip('.') or '<root>'}': {e}") from e
+    except (TypeError, ValueError) as e: raise ConfigError(f"config section '{where}': {e}") from e
 
 def to_dict(cfg) -> dict:
     "Plain nested dict (tuples as lists): YAML- and `torch.load(weights_only=True)`-safe."
@@ -169,13 +174,13 @@ def resolve_config_path(config: str | os.PathLike) -> Path:
     raise ConfigError(f"'{config}' is neither a config file nor a shipped config ({', '.join(shipped_configs())})")
 
 def merge(base: dict, child: dict) -> dict:
-    "`child` over `base`: mappings merge key by key; any other value (a list, a number) replaces the base's."
+    "`child` over `base`: mappings merge key by key; other values (lists, numbers) replace the base's."
     out = dict(base)
     for k, v in child.items(): out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 def _inherit(d: dict, folder: Path, chain: tuple[Path, ...]) -> dict:
-    "`d` merged over its `_base_` files (relative to `folder`, else shipped names), themselves expanded first."
+    "`d` merged over its `_base_` files (relative to `folder`, else shipped names), expanded first."
     bases = d.get(BASE_KEY, [])
     bases = [bases] if isinstance(bases, str) else bases
     where = f"config file '{chain[-1]}'" if chain else 'config'
@@ -189,7 +194,8 @@ def read_config(config: str | os.PathLike, _chain: tuple[Path, ...] = ()) -> dic
     "The plain dict of a config file, its `_base_` files merged under it."
     path = resolve_config_path(config)
     if path.resolve() in _chain:
-        raise ConfigError(f"config file '{path}' inherits from itself: {' -> '.join(p.name for p in (*_chain, path.resolve()))}")
+        cycle = ' -> '.join(p.name for p in (*_chain, path.resolve()))
+        raise ConfigError(f"config file '{path}' inherits from itself: {cycle}")
     try: d = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e: raise ConfigError(f"config file '{path}' is not valid YAML: {e}") from None
     if not isinstance(d, dict): raise ConfigError(f"config file '{path}' must hold a mapping at the top level")
@@ -208,20 +214,22 @@ def apply_overrides(d: dict, overrides: typing.Iterable[str] | typing.Mapping[st
         keys, node = key.split('.'), d
         for i, k in enumerate(keys[:-1]):
             if node.get(k) is None: node[k] = {}
-            if not isinstance(node[k], dict): raise ConfigError(f"override '{item}': '{'.'.join(keys[:i + 1])}' is not a section")
+            if not isinstance(node[k], dict):
+                raise ConfigError(f"override '{item}': '{'.'.join(keys[:i + 1])}' is not a section")
             node = node[k]
         node[keys[-1]] = value
     return d
 
-def load_config(config: str | os.PathLike | dict,                                         # YAML path, shipped name, or a dict
-                overrides: typing.Iterable[str] | typing.Mapping[str, typing.Any] = (),   # 'key=value' items or {key: value}
+def load_config(config: str | os.PathLike | dict,                                        # path, shipped name or dict
+                overrides: typing.Iterable[str] | typing.Mapping[str, typing.Any] = (),  # 'key=value' items or a dict
                ) -> ExperimentConfig:
-    "ExperimentConfig from a YAML path / shipped name / dict (with its `_base_` files), overrides applied, fully type-checked."
+    "The type-checked `ExperimentConfig` of `config` and its `_base_` files, `overrides` applied."
     d = _inherit(config, Path.cwd(), ()) if isinstance(config, dict) else read_config(config)
     return from_dict(ExperimentConfig, apply_overrides(d, overrides))
 
 def save_config(cfg: ExperimentConfig, path: str | os.PathLike) -> Path:
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     return path
 
@@ -232,7 +240,9 @@ def resolve(cfg: ExperimentConfig) -> ExperimentConfig:
     size = d.img_size
     if size is None:
         H, W = m.img_size if isinstance(m.img_size, (tuple, list)) else (m.img_size, m.img_size)
-        if H != W: raise ConfigError(f"model.img_size={m.img_size}: the datasets crop square S x S frames; set data.img_size or use one size")
+        if H != W:
+            raise ConfigError(f"model.img_size={m.img_size}: the datasets crop square S x S frames; "
+                              "set data.img_size or use one size")
         size = H
     data = replace(d, clip_len=m.num_frames if d.clip_len is None else d.clip_len, img_size=size,
                    num_persons=m.num_persons if d.num_persons is None else d.num_persons,
@@ -241,37 +251,43 @@ def resolve(cfg: ExperimentConfig) -> ExperimentConfig:
 
 # %% ../../nbs/20_training.config.ipynb #0a003917
 def validate(cfg: ExperimentConfig, *, need_data: bool = True, training: bool = True) -> ExperimentConfig:
-    "Raise ConfigError for a config that cannot run (before any data is read or any model built); returns `cfg`."
+    "`cfg`, or a ConfigError if it cannot run (raised before any data is read or any model built)."
     t, d = cfg.train, cfg.data
-    if d.dataset not in DATASETS: raise ConfigError(f"data.dataset '{d.dataset}' is not one of {', '.join(DATASETS)}")
-    if t.precision not in PRECISIONS: raise ConfigError(f"train.precision '{t.precision}' is not one of {', '.join(PRECISIONS)}")
-    if t.device not in ('auto', 'cpu', 'cuda'): raise ConfigError(f"train.device '{t.device}' is not one of auto, cpu, cuda")
-    if t.logger not in LOGGERS: raise ConfigError(f"train.logger '{t.logger}' is not one of {', '.join(LOGGERS)}")
+    check_choice('data.dataset', d.dataset, DATASETS, ConfigError)
+    check_choice('train.precision', t.precision, PRECISIONS, ConfigError)
+    check_choice('train.device', t.device, ('auto', 'cpu', 'cuda'), ConfigError)
+    check_choice('train.logger', t.logger, LOGGERS, ConfigError)
     if t.logger == 'tensorboard' and importlib.util.find_spec('tensorboard') is None:
-        raise ConfigError("train.logger=tensorboard needs the tensorboard package: pip install 'deform3d[tracking]' (or tensorboard)")
+        raise ConfigError("train.logger=tensorboard needs the tensorboard package: "
+                          "pip install 'deform3d[tracking]' (or tensorboard)")
     for k in ('epochs', 'batch_size'):
         if getattr(t, k) < 1: raise ConfigError(f"train.{k} must be >= 1, got {getattr(t, k)}")
     if t.log_every < 0: raise ConfigError(f"train.log_every must be >= 0 (0: no per-step log), got {t.log_every}")
     if t.lr <= 0 or t.warmup_epochs < 0 or t.clip_grad < 0 or not 0 <= t.label_smoothing < 1:
-        raise ConfigError(f"train: lr > 0, warmup_epochs >= 0, clip_grad >= 0 and 0 <= label_smoothing < 1 are required ({t})")
+        raise ConfigError("train: lr > 0, warmup_epochs >= 0, clip_grad >= 0 and 0 <= label_smoothing < 1 "
+                          f"are required ({t})")
     if d.test_clips < 1: raise ConfigError(f"data.test_clips must be >= 1, got {d.test_clips}")
     for k in ('clip_len', 'img_size', 'num_persons'):
-        if getattr(d, k) is not None and getattr(d, k) < 1: raise ConfigError(f"data.{k} must be >= 1, got {getattr(d, k)}")
+        v = getattr(d, k)
+        if v is not None and v < 1: raise ConfigError(f"data.{k} must be >= 1, got {v}")
     protocols = {'ntu60': ('xsub', 'xview'), 'ntu120': ('xsub', 'xset')}.get(d.dataset)
-    if protocols and d.protocol not in protocols:
-        raise ConfigError(f"data.protocol '{d.protocol}' is not one of {', '.join(protocols)} for {d.dataset}")
+    if protocols: check_choice(f'data.protocol of {d.dataset}', d.protocol, protocols, ConfigError)
     if d.cache and (d.augment or d.num_workers):
-        raise ConfigError("data.cache=true needs data.augment=false (cached samples would repeat the first epoch's random crops) "
+        raise ConfigError("data.cache=true needs data.augment=false "
+                          "(cached samples would repeat the first epoch's random crops) "
                           "and data.num_workers=0 (worker processes do not keep a cache between epochs)")
-    if d.skeleton not in ('kinect', 'hrnet'): raise ConfigError(f"data.skeleton '{d.skeleton}' is not one of kinect, hrnet")
+    check_choice('data.skeleton', d.skeleton, ('kinect', 'hrnet'), ConfigError)
     r, m = resolve(cfg).data, cfg.model
     if training and (r.clip_len, (r.img_size, r.img_size)) != (m.num_frames, tuple(m.img_size)):
-        raise ConfigError(f"data.clip_len={r.clip_len}, data.img_size={r.img_size} but model.num_frames={m.num_frames}, "
-                          f"model.img_size={m.img_size}: a model is trained on the clips its embeddings are learned for "
-                          "(other clip lengths and sizes are for testing); leave the data values unset (null) to follow the model")
+        raise ConfigError(f"data.clip_len={r.clip_len}, data.img_size={r.img_size} "
+                          f"but model.num_frames={m.num_frames}, model.img_size={m.img_size}: "
+                          "a model is trained on the clips its embeddings are learned for "
+                          "(other clip lengths and sizes are for testing); "
+                          "leave the data values unset (null) to follow the model")
     if need_data:
         if d.root is None or d.root == '':
-            raise ConfigError(f"data.root is required for dataset '{d.dataset}': set it with --set data.root=/path/to/{d.dataset}")
+            raise ConfigError(f"data.root is required for dataset '{d.dataset}': "
+                              f"set it with --set data.root=/path/to/{d.dataset}")
         if not Path(d.root).expanduser().exists(): raise ConfigError(f"data.root '{d.root}' does not exist")
         for k in ('video_root', 'ann_file', 'missing_file', 'train_list', 'test_list', 'label_map'):
             v = getattr(d, k)

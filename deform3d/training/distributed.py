@@ -1,4 +1,4 @@
-"""Where a process runs: joining the torchrun process group (NCCL on GPUs, gloo on CPUs), sums over processes, BatchNorm statistics over the global batch on CPUs (`GlobalBatchNorm`), and starting torchrun for a module.
+"""Where a process runs: torchrun's process group, sums and BatchNorm over processes, running torchrun.
 
 Docs: https://deform3d.github.io/deform3d/training.distributed.html.md"""
 
@@ -33,7 +33,8 @@ class Runtime:
 def init_distributed(device: str = 'auto') -> Runtime:
     "Join the torchrun process group if there is one; pick the device."
     use_cuda = torch.cuda.is_available() if device == 'auto' else device == 'cuda'
-    if device == 'cuda' and not torch.cuda.is_available(): raise RuntimeError("train.device=cuda but no CUDA device is available")
+    if device == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError("train.device=cuda but no CUDA device is available")
     world = int(os.environ.get('WORLD_SIZE', 1))
     if world > 1:
         rank, local = int(os.environ['RANK']), int(os.environ.get('LOCAL_RANK', 0))
@@ -53,13 +54,17 @@ class AllReduceSum(torch.autograd.Function):
     "Sum over processes whose backward sums the gradients over processes (as inside nn.SyncBatchNorm)."
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        x = x.clone(); dist.all_reduce(x); return x
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
     @staticmethod
     def backward(ctx, g: torch.Tensor) -> torch.Tensor:
-        g = g.clone(); dist.all_reduce(g); return g
+        g = g.clone()
+        dist.all_reduce(g)
+        return g
 
 class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
-    "BatchNorm (any dims) whose training statistics cover the batches of all processes: nn.SyncBatchNorm for CPUs / gloo."
+    "BatchNorm (any dims) whose training statistics cover all processes: nn.SyncBatchNorm for gloo."
     def _check_input_dim(self, x: torch.Tensor):
         if x.dim() < 2: raise ValueError(f"GlobalBatchNorm: expected (N, C, ...) input, got {tuple(x.shape)}")
 
@@ -69,11 +74,12 @@ class GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         C, dims = x.shape[1], [0, *range(2, x.dim())]
         shape = (1, C) + (1,) * (x.dim() - 2)
         xf = x.float()
-        stats = AllReduceSum.apply(torch.cat([xf.sum(dims), xf.new_tensor([x.numel() / C])]))   # sums over processes, differentiable
+        # sums over processes, differentiable
+        stats = AllReduceSum.apply(torch.cat([xf.sum(dims), xf.new_tensor([x.numel() / C])]))
         n = stats[-1]
         mean = stats[:C] / n
-        # two passes: E[x^2] - E[x]^2 cancels catastrophically in float32 for a feature whose spread is small against its
-        # mean (a head feature at initialisation: spread 1e-3 of the mean gives a variance wrong by ~10 %)
+        # two passes: E[x^2] - E[x]^2 cancels catastrophically in float32 for a feature whose spread is small against
+        # its mean (a head feature at initialisation: spread 1e-3 of the mean gives a variance wrong by ~10 %)
         var = AllReduceSum.apply(((xf - mean.view(shape)) ** 2).sum(dims)) / n
         if self.track_running_stats:
             with torch.no_grad():
@@ -89,10 +95,12 @@ def convert_global_batchnorm(module: nn.Module) -> nn.Module:
     "Replace every BatchNorm layer by a GlobalBatchNorm sharing its parameters and buffers."
     out = module
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, GlobalBatchNorm):
-        out = GlobalBatchNorm(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
+        out = GlobalBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                              module.track_running_stats)
         if module.affine: out.weight, out.bias = module.weight, module.bias
         if module.track_running_stats:
-            out.running_mean, out.running_var, out.num_batches_tracked = module.running_mean, module.running_var, module.num_batches_tracked
+            out.running_mean, out.running_var = module.running_mean, module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
         out.train(module.training)
     for name, child in module.named_children(): out.add_module(name, convert_global_batchnorm(child))
     return out
@@ -107,33 +115,40 @@ def torchrun_command(module: str,                 # run as `python -m module`
                      master_addr: str | None = None,  # host of node 0 (required when nnodes > 1)
                      master_port: int = 29500,    # a free TCP port on node 0
                     ) -> list[str]:
-    "The command that starts `nproc` processes of `module` under torchrun on this machine (one node of `nnodes`)."
-    if nproc < 1 or nnodes < 1: raise ValueError(f"torchrun: processes per node and nodes must be >= 1, got {nproc} and {nnodes}")
+    "The torchrun command for `nproc` processes of `module` on this machine (one node of `nnodes`)."
+    if nproc < 1 or nnodes < 1:
+        raise ValueError(f"torchrun: processes per node and nodes must be >= 1, got {nproc} and {nnodes}")
     if nnodes == 1: where = ['--standalone']
     else:
-        if not master_addr: raise ValueError(f"torchrun: {nnodes} nodes need the address of node 0 (--master-addr HOST)")
+        if not master_addr:
+            raise ValueError(f"torchrun: {nnodes} nodes need the address of node 0 (--master-addr HOST)")
         if not 0 <= node_rank < nnodes: raise ValueError(f"torchrun: node rank {node_rank} is not in 0..{nnodes - 1}")
         if not 0 < master_port < 65536: raise ValueError(f"torchrun: master port {master_port} is not a TCP port")
-        where = [f'--nnodes={nnodes}', f'--node_rank={node_rank}', f'--master_addr={master_addr}', f'--master_port={master_port}']
-    return [sys.executable, '-m', 'torch.distributed.run', *where, f'--nproc_per_node={nproc}', '-m', module, *map(str, args)]
+        where = [f'--nnodes={nnodes}', f'--node_rank={node_rank}',
+                 f'--master_addr={master_addr}', f'--master_port={master_port}']
+    return [sys.executable, '-m', 'torch.distributed.run', *where, f'--nproc_per_node={nproc}',
+            '-m', module, *map(str, args)]
 
-WORKER_ERROR = 'deform3d: error: '           # how a worker reports an error: one line on stderr (deform3d.training.train's process main)
+# how a worker reports an error: one line on stderr (deform3d.training.train's process main)
+WORKER_ERROR = 'deform3d: error: '
 # torchrun's own chatter: glog-style log lines (E1201 01:10:14.17 ... api.py:1002] ...) and the OMP_NUM_THREADS banner
 TORCHRUN_NOISE = re.compile(r'^([IWEF]\d{4} \d\d:\d\d:\d\d|\*{20,}\s*$|Setting OMP_NUM_THREADS)')
 
 class WorkerOutput:
-    "torchrun's stderr as it streams: worker output passes through; worker errors, torchrun's chatter and its report of a failure do not."
+    "Streamed torchrun stderr: worker output passes; worker errors, torchrun's chatter and report do not."
     def __init__(self, echo: typing.Callable[[str], None]):
         self.echo, self.errors, self.failed, self._pending = echo, [], False, ''
 
     def feed(self, text: str) -> None:
-        "Take a chunk of the stream; pass on each complete line (ending in \\n, or \\r for a progress bar) that is worker output."
+        "Pass on each complete line of worker output in chunk `text` (ending in \\n, or \\r: progress bar)."
         parts = re.split(r'(?<=[\r\n])', self._pending + text)
         self._pending = parts.pop()                                   # an unfinished line waits for the rest
         for line in parts: self._line(line)
 
     def close(self) -> None:
-        if self._pending: self._line(self._pending); self._pending = ''
+        if self._pending:
+            self._line(self._pending)
+            self._pending = ''
 
     def _line(self, line: str) -> None:
         s = line.strip()
@@ -141,17 +156,19 @@ class WorkerOutput:
             self.failed = True
             if s[len(WORKER_ERROR):] not in self.errors: self.errors.append(s[len(WORKER_ERROR):])
         elif TORCHRUN_NOISE.match(s): self.failed = self.failed or s.startswith('E')
-        elif not self.failed: self.echo(line)       # after the first failure: torchrun's traceback and report, not shown
+        # after the first failure: torchrun's traceback and report, not shown
+        elif not self.failed: self.echo(line)
 
 def run_torchrun(module: str, args: typing.Sequence[str], nproc: int, *,
                  log: str | os.PathLike | None = None,   # torchrun's whole stderr is kept here (default: not kept)
                  **where) -> None:
-    "Run `torchrun_command` (`where`: its node arguments); when a process failed, a RuntimeError with the first worker error."
+    "Run `torchrun_command` (`where`: node args); on failure, RuntimeError with the first worker error."
     cmd = torchrun_command(module, args, nproc, **where)
     out = WorkerOutput(lambda s: (sys.stderr.write(s), sys.stderr.flush()))
     with subprocess.Popen(cmd, stderr=subprocess.PIPE) as proc, open(log or os.devnull, 'wb') as keep:
         while chunk := os.read(proc.stderr.fileno(), 1 << 16):
-            keep.write(chunk); out.feed(chunk.decode(errors='replace'))
+            keep.write(chunk)
+            out.feed(chunk.decode(errors='replace'))
         out.close()
     if proc.returncode != 0:
         where_log = f"; torchrun's output: {log}" if log else ''

@@ -1,4 +1,4 @@
-"""Top-1, top-5 and mean class accuracy with torchmetrics (reduced across processes), multi-clip testing, the evaluation of a checkpoint and the prediction of one clip, per-class accuracy, a confusion matrix, predictions as CSV, curves and a Markdown report.
+"""Top-1, top-5 and mean class accuracy, multi-clip testing of a checkpoint, its files and a report.
 
 Docs: https://deform3d.github.io/deform3d/training.evaluate.html.md"""
 
@@ -21,6 +21,7 @@ from ..data.datasets import build_dataset
 from .distributed import init_distributed
 from .builders import autocast_dtype, forward, make_loader, to_device
 from .checkpoint import load_checkpoint, model_from_checkpoint
+from ..utils import save_figure
 
 # %% auto #0
 __all__ = ['LOSS_NOTE', 'ClassificationMetrics', 'clip_average', 'gather_rows', 'evaluate', 'evaluate_checkpoint',
@@ -28,7 +29,7 @@ __all__ = ['LOSS_NOTE', 'ClassificationMetrics', 'clip_average', 'gather_rows', 
 
 # %% ../../nbs/24_training.evaluate.ipynb #97013454
 class ClassificationMetrics:
-    "Top-1, top-5, mean class accuracy, per-class accuracy and the confusion matrix of class probabilities."
+    "Top-1, top-5, mean class and per-class accuracy and the confusion matrix of class probabilities."
     def __init__(self, num_classes: int, device: torch.device | str = 'cpu'):
         self.num_classes, k5 = num_classes, min(5, num_classes)
         mk = lambda **kw: MulticlassAccuracy(num_classes=num_classes, **kw).to(device)
@@ -50,7 +51,8 @@ class ClassificationMetrics:
         "Metrics over every update of every process."
         loss, n = self.loss_sum.clone(), self.count.clone()
         if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(loss); dist.all_reduce(n)
+            dist.all_reduce(loss)
+            dist.all_reduce(n)
         out = {k: m.compute() for k, m in self.metrics.items()}
         res = {k: float(out[k]) for k in ('top1', 'top5', 'mean_class_accuracy')}
         res['loss'] = float(loss / n.clamp_min(1))
@@ -61,23 +63,26 @@ class ClassificationMetrics:
 
 # %% ../../nbs/24_training.evaluate.ipynb #d16588ea
 def clip_average(logits: torch.Tensor) -> torch.Tensor:
-    "Class probabilities of (B, classes) logits, or of (B, K, classes) clip logits: softmax, then mean over clips."
+    "Class probabilities of `logits` (B, classes) or (B, K, classes) clips: softmax, mean over clips."
     p = logits.float().softmax(-1)
     return p.mean(1) if p.ndim == 3 else p
 
 def gather_rows(rows: list[dict]) -> list[dict]:
     "Rows of every process (all_gather_object), in rank order."
     if not (dist.is_available() and dist.is_initialized()): return rows
-    parts = [None] * dist.get_world_size(); dist.all_gather_object(parts, rows)
+    parts = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, rows)
     return [r for p in parts for r in p]
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader, *, num_classes: int, device: torch.device | str = 'cpu', amp: torch.dtype | None = None,
-             class_names: typing.Sequence[str] | None = None, progress: bool = False) -> tuple[dict, pd.DataFrame]:
-    "(metrics, predictions) of `model` over `loader` (metrics reduced over processes; predictions gathered)."
+def evaluate(model: nn.Module, loader, *, num_classes: int, device: torch.device | str = 'cpu',
+             amp: torch.dtype | None = None, class_names: typing.Sequence[str] | None = None,
+             progress: bool = False) -> tuple[dict, pd.DataFrame]:
+    "(metrics, predictions) of `model` on `loader`: metrics reduced, predictions gathered over processes."
     device = torch.device(device)
     names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
-    was_training = model.training; model.eval()
+    was_training = model.training
+    model.eval()
     metrics, rows, k = ClassificationMetrics(num_classes, device), [], min(5, num_classes)
     for batch in tqdm(loader, desc='eval', disable=not progress, leave=False, dynamic_ncols=True):
         batch = to_device(batch, device)
@@ -90,7 +95,8 @@ def evaluate(model: nn.Module, loader, *, num_classes: int, device: torch.device
             idx = batch['index'][j]
             rows.append({'index': int(idx), 'name': batch['name'][j] if 'name' in batch else str(int(idx)),
                          'label': int(y[j]), 'label_name': names[int(y[j])], 'pred': int(top_i[j, 0]),
-                         'pred_name': names[int(top_i[j, 0])], 'prob': float(top_p[j, 0]), 'correct': bool(top_i[j, 0] == y[j]),
+                         'pred_name': names[int(top_i[j, 0])], 'prob': float(top_p[j, 0]),
+                         'correct': bool(top_i[j, 0] == y[j]),
                          'top5': ' '.join(str(int(c)) for c in top_i[j]),
                          'top5_prob': ' '.join(f'{float(p):.4f}' for p in top_p[j])})
     model.train(was_training)
@@ -100,7 +106,7 @@ def evaluate(model: nn.Module, loader, *, num_classes: int, device: torch.device
 
 # %% ../../nbs/24_training.evaluate.ipynb #d9bee6ef
 def evaluate_checkpoint(checkpoint: str | os.PathLike | dict,  # a checkpoint file, or one loaded
-                        cfg: ExperimentConfig | None = None,   # the data (and loader settings) to test on; None: the checkpoint's
+                        cfg: ExperimentConfig | None = None,   # the data and loader to test on; None: the checkpoint's
                         *,
                         batch_size: int | None = None,         # per process; None: train.batch_size / processes
                         device: str | None = None,             # None: train.device
@@ -108,16 +114,19 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike | dict,  # a checkpoint fi
                         num_workers: int | None = None,        # None: data.num_workers
                         progress: bool = False,
                        ) -> tuple[dict, pd.DataFrame, list[str], ExperimentConfig]:
-    "(metrics, predictions, class names, the config tested) of a checkpoint on the test split of `cfg`'s data."
-    model, ckcfg, classes = model_from_checkpoint(checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint))
+    "(metrics, predictions, class names, config tested) of `checkpoint` on `cfg`'s test split."
+    if not isinstance(checkpoint, dict): checkpoint = load_checkpoint(checkpoint)
+    model, ckcfg, classes = model_from_checkpoint(checkpoint)
     cfg = resolve(dataclasses.replace(cfg or ckcfg, model=ckcfg.model))     # the model the weights were trained as
     t, d = cfg.train, cfg.data
     rt = init_distributed(device or t.device)
-    loader = make_loader(build_dataset(d, d.test_split, train=False, num_clips=d.test_clips, test_flip=d.test_flip),
-                         batch_size=batch_size or max(1, t.batch_size // rt.world), rt=rt,
-                         num_workers=d.num_workers if num_workers is None else num_workers, num_persons=d.num_persons, shuffle=False)
+    test = build_dataset(d, d.test_split, train=False, num_clips=d.test_clips, test_flip=d.test_flip)
+    loader = make_loader(test, batch_size=batch_size or max(1, t.batch_size // rt.world), rt=rt,
+                         num_workers=d.num_workers if num_workers is None else num_workers,
+                         num_persons=d.num_persons, shuffle=False)
     metrics, preds = evaluate(model.to(rt.device), loader, num_classes=cfg.model.num_classes, device=rt.device,
-                              amp=autocast_dtype(precision or t.precision, rt.device), class_names=classes, progress=progress and rt.main)
+                              amp=autocast_dtype(precision or t.precision, rt.device), class_names=classes,
+                              progress=progress and rt.main)
     return metrics, preds, classes, cfg
 
 # %% ../../nbs/24_training.evaluate.ipynb #b8b6d7f3
@@ -129,32 +138,33 @@ def _plt():
 
 def confusion_figure(confusion: typing.Sequence[typing.Sequence[float]], class_names: typing.Sequence[str],
                      title: str = 'Confusion matrix (% of each true class)'):
-    "Row-normalised confusion matrix as a seaborn heatmap (a matplotlib figure): cells and colour bar in percent of the true class."
+    "Row-normalised `confusion` as a seaborn heatmap (a matplotlib figure), in percent of the true class."
     plt, sns = _plt()
     cm = np.asarray(confusion, dtype=float)
     pct = 100 * cm / np.clip(cm.sum(1, keepdims=True), 1, None)
-    n = len(class_names); size = max(4., min(0.35 * n + 2, 30.))
+    n = len(class_names)
+    size = max(4., min(0.35 * n + 2, 30.))
     fig, ax = plt.subplots(figsize=(size + 1, size))
     # percentages without decimals, empty cells blank: readable at any class count up to 15
     labels = np.where(cm > 0, np.vectorize(lambda v: f'{v:.0f}')(pct), '') if n <= 15 else False
     sns.heatmap(pct, ax=ax, vmin=0, vmax=100, cmap='viridis', square=True, annot=labels, fmt='', annot_kws={'size': 8},
                 cbar_kws={'label': '% of the true class'},
                 xticklabels=class_names if n <= 60 else False, yticklabels=class_names if n <= 60 else False)
-    ax.set_xlabel('predicted'); ax.set_ylabel('true'); ax.set_title(title)
+    ax.set_xlabel('predicted')
+    ax.set_ylabel('true')
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 
-def plot_confusion(confusion: typing.Sequence[typing.Sequence[float]], class_names: typing.Sequence[str], path: str | os.PathLike,
-                   title: str = 'Confusion matrix (% of each true class)') -> Path:
+def plot_confusion(confusion: typing.Sequence[typing.Sequence[float]], class_names: typing.Sequence[str],
+                   path: str | os.PathLike, title: str = 'Confusion matrix (% of each true class)') -> Path:
     "`confusion_figure` as a PNG."
-    plt, _ = _plt()
-    fig = confusion_figure(confusion, class_names, title); fig.savefig(path, dpi=100); plt.close(fig)
-    return Path(path)
+    return save_figure(confusion_figure(confusion, class_names, title), path, dpi=100)
 
 def plot_curves(history: typing.Sequence[dict] | pd.DataFrame, path: str | os.PathLike,
-                steps: typing.Sequence[dict] | pd.DataFrame | None = None,   # rows of log_steps.csv: epoch, step, loss, lr
+                steps: typing.Sequence[dict] | pd.DataFrame | None = None,  # log_steps.csv rows: epoch, step, loss, lr
                ) -> Path:
-    "Loss and accuracy per epoch (training and test) as a seaborn PNG; with `steps`, the per-step training loss and a learning-rate panel."
+    "Per-epoch loss and accuracy of `history` as a PNG; with `steps`, per-step loss and learning rate."
     plt, sns = _plt()
     df, st = pd.DataFrame(history), pd.DataFrame(steps if steps is not None else [])
     fig, axes = plt.subplots(1, 3 if len(st) else 2, figsize=(15 if len(st) else 10, 4))
@@ -166,47 +176,53 @@ def plot_curves(history: typing.Sequence[dict] | pd.DataFrame, path: str | os.Pa
         have = [c for c in cols if c in df and df[c].notna().any()]
         long = df.melt(id_vars='epoch', value_vars=have, var_name='split', value_name=what).dropna()
         long['split'] = long['split'].map(cols)
-        if what == 'loss' and len(st): ax.plot(st['at'], st['loss'], color='0.6', lw=0.8, label='train (per step)', zorder=0)
+        if what == 'loss' and len(st):
+            ax.plot(st['at'], st['loss'], color='0.6', lw=0.8, label='train (per step)', zorder=0)
         sns.lineplot(long, x='epoch', y=what, hue='split', marker='o', ax=ax)
         ax.set_title(what)
     if len(st):
-        axes[2].plot(st['at'], st['lr'], color='C2'); axes[2].set_xlabel('epoch'); axes[2].set_title('learning rate (per step)')
+        axes[2].plot(st['at'], st['lr'], color='C2')
+        axes[2].set_xlabel('epoch')
+        axes[2].set_title('learning rate (per step)')
         axes[2].ticklabel_format(axis='y', style='sci', scilimits=(-2, 2))
-    fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
-    return Path(path)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100)
 
 def rounded(x, digits: int = 6):
-    "`x` (nested dicts and lists too) with every float to `digits` significant digits: 1.0000001192092896 -> 1.0."
+    "`x` (nested dicts and lists too), floats to `digits` significant digits: 1.0000001192092896 -> 1.0."
     if isinstance(x, float): return float(f'{x:.{digits}g}') if math.isfinite(x) else x
     if isinstance(x, dict): return {k: rounded(v, digits) for k, v in x.items()}
     if isinstance(x, (list, tuple)): return [rounded(v, digits) for v in x]
     return x
 
-def write_eval_outputs(metrics: dict, predictions: pd.DataFrame, class_names: typing.Sequence[str], out: str | os.PathLike,
-                       stem: str = '') -> dict:
-    "metrics.json, predictions.csv, per_class.csv, confusion.png in `out` (file names prefixed by `stem`)."
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+def write_eval_outputs(metrics: dict, predictions: pd.DataFrame, class_names: typing.Sequence[str],
+                       out: str | os.PathLike, stem: str = '') -> dict:
+    "Write metrics.json, predictions.csv, per_class.csv, confusion.png in `out`, prefixed by `stem`."
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     summary = {k: v for k, v in metrics.items() if k not in ('per_class', 'confusion')}
     summary['per_class_accuracy'] = dict(zip(class_names, metrics['per_class']))
     summary = rounded(summary)                      # float32 sums: 6 significant digits, not 1.0000001192092896
     (out / f'{stem}metrics.json').write_text(json.dumps(summary, indent=2))
     predictions.to_csv(out / f'{stem}predictions.csv', index=False)
-    pd.DataFrame({'class': list(class_names), 'accuracy': metrics['per_class'],
-                  'support': np.asarray(metrics['confusion']).sum(1).astype(int)}).to_csv(out / f'{stem}per_class.csv', index=False)
+    per_class = pd.DataFrame({'class': list(class_names), 'accuracy': metrics['per_class'],
+                              'support': np.asarray(metrics['confusion']).sum(1).astype(int)})
+    per_class.to_csv(out / f'{stem}per_class.csv', index=False)
     plot_confusion(metrics['confusion'], class_names, out / f'{stem}confusion.png')
     return summary
 
 # %% ../../nbs/24_training.evaluate.ipynb #2c457dd3
 def _pct(x) -> str: return '' if x is None or (isinstance(x, float) and np.isnan(x)) else f'{100 * x:.1f}'
 
-LOSS_NOTE = ("**Why the test loss can sit below the training loss:** the training loss is the label-smoothed cross-entropy "
-             "(`train.label_smoothing`) of augmented clips, with the model in training mode (drop path), averaged over an epoch "
-             "while the weights change; the test loss is the plain cross-entropy of the final model's clip-averaged "
-             "predictions on clips that are not augmented. Label smoothing alone keeps the training loss above a floor "
-             "that a perfect model cannot go below.")
+LOSS_NOTE = ("**Why the test loss can sit below the training loss:** the training loss is the label-smoothed "
+             "cross-entropy (`train.label_smoothing`) of augmented clips, with the model in training mode (drop path), "
+             "averaged over an epoch while the weights change; the test loss is the plain cross-entropy of the final "
+             "model's clip-averaged predictions on clips that are not augmented. Label smoothing alone keeps the "
+             "training loss above a floor that a perfect model cannot go below.")
 
 def _smoothing_floor(run: Path) -> str:
-    "The training loss of a perfect model under the run's label smoothing (from run/config.yaml), as a sentence ('' if unknown)."
+    "A sentence: the training loss of a perfect model under `run`'s label smoothing ('' if unknown)."
+    # label smoothing and classes from run/config.yaml
     try:
         import yaml
         cfg = yaml.safe_load((run / 'config.yaml').read_text())
@@ -214,31 +230,41 @@ def _smoothing_floor(run: Path) -> str:
     except (OSError, KeyError, TypeError, ValueError): return ''
     if not 0 < eps < 1 or k < 2: return ''
     hi, lo = 1 - eps + eps / k, eps / k         # the smoothed target of the true class, of each other class
-    return f" Here (label smoothing {eps:g}, {k} classes) that floor is {-(hi * math.log(hi) + (k - 1) * lo * math.log(lo)):.3f}."
+    floor = -(hi * math.log(hi) + (k - 1) * lo * math.log(lo))
+    return f" Here (label smoothing {eps:g}, {k} classes) that floor is {floor:.3f}."
 
-def write_report(run: str | os.PathLike, variants: dict[str, str | os.PathLike] | None = None, *, title: str = 'deform3d run',
-                 notes: str = '') -> Path:
-    "`run/report.md` with the metrics of `run` and of each variant run (name -> folder holding metrics.json)."
+def write_report(run: str | os.PathLike, variants: dict[str, str | os.PathLike] | None = None, *,
+                 title: str = 'deform3d run', notes: str = '') -> Path:
+    "Write `run/report.md`: the metrics of `run` and of `variants` (name -> folder with metrics.json)."
     run = Path(run)
     runs = {'main': run, **{k: Path(v) for k, v in (variants or {}).items()}}
     lines = [f'# {title}', '']
     if notes: lines += [notes, '']
-    lines += ['| run | modalities | top-1 (%) | top-5 (%) | mean class acc. (%) | test loss | epochs | train time (s) |',
+    lines += ['| run | modalities | top-1 (%) | top-5 (%) | mean class acc. (%) | test loss | epochs '
+              '| train time (s) |',
               '|---|---|---|---|---|---|---|---|']
     for name, d in runs.items():
         mf = d / 'metrics.json'
-        if not mf.is_file(): lines.append(f'| {name} | (missing: {mf}) |||||||'); continue
+        if not mf.is_file():
+            lines.append(f'| {name} | (missing: {mf}) |||||||')
+            continue
         m = json.loads(mf.read_text())
-        lines.append(f"| {name} | {m.get('modalities', '')} | {_pct(m['top1'])} | {_pct(m['top5'])} | {_pct(m['mean_class_accuracy'])} "
-                     f"| {m['loss']:.3f} | {m.get('epochs', '')} | {m.get('train_seconds', float('nan')):.0f} |")
+        lines.append(f"| {name} | {m.get('modalities', '')} | {_pct(m['top1'])} | {_pct(m['top5'])} "
+                     f"| {_pct(m['mean_class_accuracy'])} | {m['loss']:.3f} | {m.get('epochs', '')} "
+                     f"| {m.get('train_seconds', float('nan')):.0f} |")
     lines += ['', LOSS_NOTE + _smoothing_floor(run), '']
-    for title_, f in (('Curves', 'curves.png'), ('Confusion matrices', 'confusion.png')):   # every run's figure, side by side
+    # every run's figure, side by side
+    for title_, f in (('Curves', 'curves.png'), ('Confusion matrices', 'confusion.png')):
         cells = [f'![{name}]({os.path.relpath(d / f, run).replace(os.sep, "/")})' if (d / f).is_file() else f'(no {f})'
                  for name, d in runs.items()]
-        lines += [f'## {title_}', '', '| ' + ' | '.join(runs) + ' |', '|' + '---|' * len(runs), '| ' + ' | '.join(cells) + ' |', '']
+        lines += [f'## {title_}', '',
+                  '| ' + ' | '.join(runs) + ' |',
+                  '|' + '---|' * len(runs),
+                  '| ' + ' | '.join(cells) + ' |', '']
     m = json.loads((run / 'metrics.json').read_text()) if (run / 'metrics.json').is_file() else {}
     if m.get('per_class_accuracy'):
         lines += ['## Per-class accuracy', '', '| class | accuracy (%) |', '|---|---|']
         lines += [f'| {c} | {_pct(a)} |' for c, a in m['per_class_accuracy'].items()]
-    path = run / 'report.md'; path.write_text('\n'.join(lines) + '\n')
+    path = run / 'report.md'
+    path.write_text('\n'.join(lines) + '\n')
     return path

@@ -1,4 +1,4 @@
-"""`train.logger`: `csv` writes the epoch log `OUT/log.csv` (always written: the curves and reports read it); `tensorboard` adds TensorBoard event files in `OUT/tensorboard`: scalars per step and per epoch, the confusion matrix as an image at every evaluation, and the config as text.
+"""Experiment tracking (`train.logger`): the CSV epoch log, or TensorBoard scalars, confusion, config.
 
 Docs: https://deform3d.github.io/deform3d/training.tracking.html.md"""
 
@@ -13,13 +13,14 @@ import yaml
 from PIL import Image
 from .config import ExperimentConfig, to_dict
 from .evaluate import plot_confusion
+from ..utils import check_choice
 
 # %% auto #0
 __all__ = ['TensorBoardLogger', 'confusion_image', 'make_logger']
 
 # %% ../../nbs/25_training.tracking.ipynb #38b2aaf8
 class TensorBoardLogger:
-    "TensorBoard event files: scalars per step and per epoch, the confusion matrix as an image, the config as text."
+    "TensorBoard events in `log_dir`: scalars per step and per epoch, the confusion matrix, the config."
     def __init__(self,
                  log_dir: str | os.PathLike,                  # OUT/tensorboard
                  *, config: ExperimentConfig | None = None,   # written as text at step 0
@@ -38,11 +39,12 @@ class TensorBoardLogger:
         for k, v in values.items(): self.writer.add_scalar(f'step/{k}', float(v), step)
 
     def log_epoch(self, row: dict, step: int, confusion=None) -> None:
-        "Scalars `epoch/<column>` of one epoch-log row (NaN and non-numbers left out) and the confusion matrix image."
+        "Scalars `epoch/<column>` of epoch-log `row` (NaN, non-numbers left out) and the `confusion` image."
         for k, v in row.items():
             if k == 'epoch' or isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): continue
             self.writer.add_scalar(f'epoch/{k}', float(v), step)
-        if confusion is not None: self.writer.add_image('confusion', confusion_image(confusion, self.class_names), step, dataformats='HWC')
+        if confusion is not None:
+            self.writer.add_image('confusion', confusion_image(confusion, self.class_names), step, dataformats='HWC')
         self.writer.flush()
 
     def close(self) -> None: self.writer.close()
@@ -54,9 +56,9 @@ def confusion_image(confusion, class_names: list[str] | None = None) -> np.ndarr
         path = plot_confusion(confusion, class_names or [str(i) for i in range(n)], Path(d) / 'confusion.png')
         with Image.open(path) as im: return np.asarray(im.convert('RGB'))
 
-def make_logger(kind: str, out: str | os.PathLike, cfg: ExperimentConfig | None = None, class_names: list[str] | None = None,
-                purge_step: int | None = None) -> TensorBoardLogger | None:
+def make_logger(kind: str, out: str | os.PathLike, cfg: ExperimentConfig | None = None,
+                class_names: list[str] | None = None, purge_step: int | None = None) -> TensorBoardLogger | None:
     "The tracker of `train.logger` (None for `csv`, whose log.csv the training loop writes itself)."
+    check_choice('train.logger', kind, ('csv', 'tensorboard'))
     if kind == 'csv': return None
-    if kind == 'tensorboard': return TensorBoardLogger(Path(out) / 'tensorboard', config=cfg, class_names=class_names, purge_step=purge_step)
-    raise ValueError(f"train.logger '{kind}' is not one of csv, tensorboard")
+    return TensorBoardLogger(Path(out) / 'tensorboard', config=cfg, class_names=class_names, purge_step=purge_step)

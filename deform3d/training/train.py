@@ -1,4 +1,4 @@
-"""The training loop: the paper's AdamW with weight-decay groups chosen by what a parameter is, a per-step warm-up + cosine schedule, mixed precision, DistributedDataParallel, a checkpoint after every epoch with bitwise-exact resume, a NaN guard, a CSV log and curves; `launch` starts it on one or several processes.
+"""The training loop (AdamW, warm-up + cosine, mixed precision, DDP, exact resume) and `launch`.
 
 Docs: https://deform3d.github.io/deform3d/training.train.html.md"""
 
@@ -13,11 +13,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.distributed as dist
 from tqdm.auto import tqdm
-from .config import ConfigError, ExperimentConfig, TrainConfig, load_config, resolve, save_config, validate
-from .distributed import Runtime, all_reduce_sum, convert_global_batchnorm, init_distributed, run_torchrun, torchrun_command
-from .builders import (autocast_dtype, build_datasets, build_model, class_names, derive_seed, forward, make_loader,
-                             seed_everything, to_device)
-from .checkpoint import atomic_save, get_rng_state, load_checkpoint, restore_training_state, training_state, unwrap
+from .config import (
+    ConfigError, ExperimentConfig, TrainConfig, load_config, resolve, save_config, validate)
+from .distributed import (
+    Runtime, all_reduce_sum, convert_global_batchnorm, init_distributed, run_torchrun, torchrun_command)
+from .builders import (
+    autocast_dtype, build_datasets, build_model, class_names, derive_seed,
+    forward, make_loader, seed_everything, to_device)
+from .checkpoint import (
+    atomic_save, get_rng_state, load_checkpoint, restore_training_state, training_state, unwrap)
 from .evaluate import evaluate, plot_curves, write_eval_outputs
 from .tracking import make_logger
 from ..utils import atomic_path
@@ -30,7 +34,7 @@ __all__ = ['DECAYED_LAYERS', 'LOG_FIELDS', 'STEP_LOG_FIELDS', 'param_groups', 'l
 DECAYED_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    "AdamW groups: weight decay on the weights of linear maps (Linear, convolutions); none on anything else."
+    "AdamW groups of `model`: weight decay on the weights of linear maps (Linear, convolutions) only."
     decay, no_decay, seen = [], [], set()
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
@@ -46,7 +50,8 @@ def lr_at(step: int, *, total_steps: int, warmup_steps: int, lr: float, warmup_l
     t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * min(t, 1.)))
 
-def make_scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig, steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(optimizer: torch.optim.Optimizer, t: TrainConfig,
+                   steps_per_epoch: int) -> torch.optim.lr_scheduler.LambdaLR:
     "Per-step LambdaLR implementing `lr_at` (the optimizer's base lr must be `t.lr`)."
     kw = dict(total_steps=t.epochs * steps_per_epoch, warmup_steps=round(t.warmup_epochs * steps_per_epoch),
               lr=t.lr, warmup_lr=t.warmup_lr, min_lr=t.min_lr)
@@ -59,13 +64,14 @@ class NonFiniteLoss(RuntimeError):
 
 def train_one_epoch(model, loader, optimizer, scheduler, scaler, t: TrainConfig, rt: Runtime, epoch: int,
                     amp: torch.dtype | None, progress: bool = True,
-                    log_step: typing.Callable[[int, dict], None] | None = None,   # called with (global step, {train_loss, lr})
+                    log_step: typing.Callable[[int, dict], None] | None = None,  # (global step, {train_loss, lr})
                    ) -> dict:
-    "Train one epoch; returns {'train_loss', 'train_acc', 'lr'} averaged over all samples of all processes."
+    "Train one epoch: {'train_loss', 'train_acc', 'lr'}, averaged over all samples of all processes."
     model.train()
     sums = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss * n, correct, n
     steps = len(loader)
-    bar = tqdm(loader, desc=f'epoch {epoch + 1}/{t.epochs}', disable=not (progress and rt.main), leave=False, dynamic_ncols=True)
+    bar = tqdm(loader, desc=f'epoch {epoch + 1}/{t.epochs}', disable=not (progress and rt.main), leave=False,
+               dynamic_ncols=True)
     for i, batch in enumerate(bar):
         step = epoch * steps + i
         batch = to_device(batch, rt.device)
@@ -85,44 +91,56 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, t: TrainConfig,
             scaler.unscale_(optimizer)
             nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad)
         if log_step is not None: log_step(step, {'train_loss': loss.item(), 'lr': optimizer.param_groups[0]['lr']})
-        scaler.step(optimizer); scaler.update(); scheduler.step()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
         n = y.shape[0]
-        sums += torch.stack([loss.detach().double() * n, (logits.argmax(-1) == y).sum().double(), torch.tensor(n, dtype=torch.float64, device=rt.device)])
+        sums += torch.stack([loss.detach().double() * n,
+                             (logits.argmax(-1) == y).sum().double(),
+                             torch.tensor(n, dtype=torch.float64, device=rt.device)])
         if rt.main and progress and i % 10 == 0: bar.set_postfix(loss=f'{loss.item():.3f}')
     sums = all_reduce_sum(sums)
     n = max(sums[2].item(), 1.)
     return {'train_loss': sums[0].item() / n, 'train_acc': sums[1].item() / n, 'lr': optimizer.param_groups[0]['lr']}
 
 # %% ../../nbs/26_training.train.ipynb #a995dcc0
-LOG_FIELDS = ['epoch', 'lr', 'train_loss', 'train_acc', 'test_loss', 'test_top1', 'test_top5', 'test_mean_class_accuracy', 'seconds']
+LOG_FIELDS = ['epoch', 'lr', 'train_loss', 'train_acc',
+              'test_loss', 'test_top1', 'test_top5', 'test_mean_class_accuracy', 'seconds']
 
 STEP_LOG_FIELDS = ['epoch', 'step', 'loss', 'lr']
 
 def write_log(rows: list[dict], path: str | os.PathLike, fields: list[str] = LOG_FIELDS) -> None:
-    "The epoch log (or, with `fields=STEP_LOG_FIELDS`, the step log) as CSV (rewritten whole and atomically, so a resumed run never duplicates rows)."
+    "Write epoch-log `rows` (with `fields=STEP_LOG_FIELDS`, step-log rows) to `path` as CSV, atomically."
+    # rewritten whole, so a resumed run never duplicates rows
     with atomic_path(path) as tmp, open(tmp, 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction='ignore'); w.writeheader(); w.writerows(rows)
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction='ignore')
+        w.writeheader()
+        w.writerows(rows)
 
 class StepLog:
-    "Rows of `log_steps.csv`: every `every` optimizer steps and at the end of each epoch, the training loss averaged over those steps (and over processes) and the learning rate of the last of them."
+    "Rows of `log_steps.csv`, one every `every` optimizer steps and at the end of each epoch."
+    # a row: the training loss averaged over those steps (and over processes), the learning rate of the last of them
     def __init__(self, every: int, steps_per_epoch: int, rt: Runtime, rows: typing.Sequence[dict] = ()):
         self.every, self.steps_per_epoch, self.rt, self.rows = every, steps_per_epoch, rt, list(rows)
         self._sum, self._n = 0., 0
 
     def __call__(self, step: int, values: dict) -> None:
-        "Take global optimizer step `step` (0-based) with its {'train_loss', 'lr'}; every process calls it at every step."
+        "Take global optimizer step `step` (0-based) and its {'train_loss', 'lr'}; every process, every step."
         if not self.every: return
         self._sum, self._n = self._sum + values['train_loss'], self._n + 1
         if (step + 1) % self.every and (step + 1) % self.steps_per_epoch: return
         s = all_reduce_sum(torch.tensor([self._sum, self._n], dtype=torch.float64, device=self.rt.device))
-        self.rows.append({'epoch': step // self.steps_per_epoch + 1, 'step': step + 1, 'loss': s[0].item() / s[1].item(), 'lr': values['lr']})
+        self.rows.append({'epoch': step // self.steps_per_epoch + 1, 'step': step + 1,
+                          'loss': s[0].item() / s[1].item(), 'lr': values['lr']})
         self._sum, self._n = 0., 0
 
 def read_step_log(path: str | os.PathLike, until_step: int) -> list[dict]:
-    "The rows of a step log up to global step `until_step` (a resumed run continues it; later rows of a killed run are dropped)."
+    "The rows of the step log at `path` up to global step `until_step`, which a resumed run continues."
+    # the later rows, of a killed run, are dropped
     if not Path(path).is_file(): return []
     with open(path, newline='') as f:
-        rows = [{'epoch': int(r['epoch']), 'step': int(r['step']), 'loss': float(r['loss']), 'lr': float(r['lr'])} for r in csv.DictReader(f)]
+        rows = [{'epoch': int(r['epoch']), 'step': int(r['step']), 'loss': float(r['loss']), 'lr': float(r['lr'])}
+                for r in csv.DictReader(f)]
     return [r for r in rows if r['step'] <= until_step]
 
 def _configure_torch(t: TrainConfig) -> None:
@@ -133,12 +151,14 @@ def _configure_torch(t: TrainConfig) -> None:
         torch.backends.cudnn.benchmark = False
 
 def epoch_line(row: dict, epochs: int) -> str:
-    "The one-line summary of an epoch kept after its progress bar: loss, learning rate, test accuracy when evaluated, seconds."
-    test = f", test loss {row['test_loss']:.4f}, test top-1 {100 * row['test_top1']:.1f} %" if 'test_top1' in row else ''
-    return (f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}, train top-1 {100 * row['train_acc']:.1f} %, "
-            f"lr {row['lr']:.2e}{test}, {row['seconds']:.1f} s")
+    "The line epoch `row` leaves after its progress bar: loss, lr, test accuracy if evaluated, seconds."
+    test = ''
+    if 'test_top1' in row: test = f", test loss {row['test_loss']:.4f}, test top-1 {100 * row['test_top1']:.1f} %"
+    return (f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}, "
+            f"train top-1 {100 * row['train_acc']:.1f} %, lr {row['lr']:.2e}{test}, {row['seconds']:.1f} s")
 
-def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False, datasets=None, progress: bool = True) -> dict:
+def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False, datasets=None,
+          progress: bool = True) -> dict:
     "Run an experiment; returns the final test metrics (also in `out/metrics.json` on the main process)."
     cfg = resolve(validate(cfg, need_data=datasets is None))
     t, out = cfg.train, Path(out)
@@ -146,23 +166,29 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
     if resume and not ckpt_path.is_file(): raise FileNotFoundError(f"--resume: no checkpoint at '{ckpt_path}'")
     rt = init_distributed(t.device)
     _configure_torch(t)
-    if t.batch_size % rt.world: raise ConfigError(f"train.batch_size={t.batch_size} is not divisible by the {rt.world} processes")
+    if t.batch_size % rt.world:
+        raise ConfigError(f"train.batch_size={t.batch_size} is not divisible by the {rt.world} processes")
     seed_everything(derive_seed(t.seed, rt.rank))
     train_ds, test_ds = datasets if datasets is not None else build_datasets(cfg)
     classes = class_names(train_ds, cfg.model.num_classes)
     if len(classes) != cfg.model.num_classes:
         raise ConfigError(f"model.num_classes={cfg.model.num_classes} but the dataset has {len(classes)} classes")
-    loader = lambda ds, shuffle: make_loader(ds, batch_size=max(1, t.batch_size // rt.world), rt=rt, num_workers=cfg.data.num_workers,
-                                             num_persons=cfg.data.num_persons, shuffle=shuffle, seed=t.seed)
+    def loader(ds, shuffle):
+        return make_loader(ds, batch_size=max(1, t.batch_size // rt.world), rt=rt, num_workers=cfg.data.num_workers,
+                           num_persons=cfg.data.num_persons, shuffle=shuffle, seed=t.seed)
     train_loader, test_loader = loader(train_ds, True), loader(test_ds, False)
-    if len(test_ds) == 0: raise ConfigError(f"data: the test split '{cfg.data.test_split}' of {cfg.data.root} has no clips")
+    if len(test_ds) == 0:
+        raise ConfigError(f"data: the test split '{cfg.data.test_split}' of {cfg.data.root} has no clips")
     if len(train_loader) == 0:
         raise ConfigError(f"the training set ({len(train_ds)} clips) is smaller than one global batch ({t.batch_size})")
     model = build_model(cfg).to(rt.device)
     if rt.distributed:
-        if t.sync_bn: model = nn.SyncBatchNorm.convert_sync_batchnorm(model) if rt.device.type == 'cuda' else convert_global_batchnorm(model)
-        model = nn.parallel.DistributedDataParallel(model, device_ids=[rt.local_rank] if rt.device.type == 'cuda' else None)
-    if t.compile: unwrap(model).compile()      # in place: the state dict keeps its keys, checkpoints stay interchangeable
+        cuda = rt.device.type == 'cuda'
+        if t.sync_bn:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model) if cuda else convert_global_batchnorm(model)
+        model = nn.parallel.DistributedDataParallel(model, device_ids=[rt.local_rank] if cuda else None)
+    # compiled in place: the state dict keeps its keys, checkpoints stay interchangeable
+    if t.compile: unwrap(model).compile()
     amp = autocast_dtype(t.precision, rt.device)
     optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay), lr=t.lr, betas=t.betas)
     scheduler = make_scheduler(optimizer, t, len(train_loader))
@@ -173,27 +199,34 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
                                                 optimizer=optimizer, scheduler=scheduler, scaler=scaler, rank=rt.rank)
         if rt.main: print(f"resuming from {ckpt_path} after epoch {start} of {t.epochs}", file=sys.stderr, flush=True)
     if rt.main:
-        out.mkdir(parents=True, exist_ok=True); save_config(cfg, out / 'config.yaml')
-    tracker = make_logger(t.logger, out, cfg, classes, purge_step=start * len(train_loader)) if rt.main else None
-    step_log = StepLog(t.log_every, len(train_loader), rt, read_step_log(out / 'log_steps.csv', start * len(train_loader)) if resume and rt.main else ())
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / 'config.yaml')
+    done_steps = start * len(train_loader)
+    tracker = make_logger(t.logger, out, cfg, classes, purge_step=done_steps) if rt.main else None
+    old_steps = read_step_log(out / 'log_steps.csv', done_steps) if resume and rt.main else ()
+    step_log = StepLog(t.log_every, len(train_loader), rt, old_steps)
     def log_step(step: int, values: dict) -> None:
         step_log(step, values)
         if tracker: tracker.log_step(step, values)
-    test = lambda **kw: evaluate(unwrap(model), test_loader, num_classes=cfg.model.num_classes, device=rt.device, amp=amp, **kw)
+    def test(**kw):
+        return evaluate(unwrap(model), test_loader, num_classes=cfg.model.num_classes, device=rt.device, amp=amp, **kw)
     for epoch in range(start, t.epochs):
         t0 = time.time()
         train_loader.sampler.set_epoch(epoch)
         if hasattr(train_ds, 'set_epoch'): train_ds.set_epoch(epoch)
         train_loader.generator.manual_seed(derive_seed(t.seed, epoch, rt.rank, 1))
         seed_everything(derive_seed(t.seed, epoch, rt.rank))
-        row = {'epoch': epoch + 1, **train_one_epoch(model, train_loader, optimizer, scheduler, scaler, t, rt, epoch, amp, progress,
-                                                     log_step=log_step)}
+        row = {'epoch': epoch + 1,
+               **train_one_epoch(model, train_loader, optimizer, scheduler, scaler, t, rt, epoch, amp, progress,
+                                 log_step=log_step)}
         last, confusion = epoch + 1 == t.epochs, None
         if t.eval_every and ((epoch + 1) % t.eval_every == 0) and not last:
-            m, _ = test(progress=False); confusion = m['confusion']
+            m, _ = test(progress=False)
+            confusion = m['confusion']
             row.update({f'test_{k}': m[k] for k in ('loss', 'top1', 'top5', 'mean_class_accuracy')})
         if last:
-            final, preds = test(class_names=classes, progress=progress and rt.main); confusion = final['confusion']
+            final, preds = test(class_names=classes, progress=progress and rt.main)
+            confusion = final['confusion']
             row.update({f'test_{k}': final[k] for k in ('loss', 'top1', 'top5', 'mean_class_accuracy')})
         row['seconds'] = time.time() - t0
         history.append(row)
@@ -201,10 +234,11 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
         if tracker: tracker.log_epoch(row, step=(epoch + 1) * len(train_loader) - 1, confusion=confusion)
         rngs = [get_rng_state()]
         if rt.distributed:
-            rngs = [None] * rt.world; dist.all_gather_object(rngs, get_rng_state())
+            rngs = [None] * rt.world
+            dist.all_gather_object(rngs, get_rng_state())
         if rt.main:
-            atomic_save(training_state(cfg, epoch=epoch + 1, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
-                                       rng=rngs, classes=classes, history=history), ckpt_path)
+            atomic_save(training_state(cfg, epoch=epoch + 1, model=model, optimizer=optimizer, scheduler=scheduler,
+                                       scaler=scaler, rng=rngs, classes=classes, history=history), ckpt_path)
             write_log(history, out / 'log.csv')
             if t.log_every: write_log(step_log.rows, out / 'log_steps.csv', STEP_LOG_FIELDS)
             plot_curves(history, out / 'curves.png', steps=step_log.rows)
@@ -219,7 +253,7 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
 
 # %% ../../nbs/26_training.train.ipynb #9c9a0704
 def check_launch(cfg: ExperimentConfig, gpus: int) -> None:
-    "What can be checked before torchrun starts `gpus` processes: enough GPUs (when there are any) and both splits non-empty."
+    "Check `cfg` before torchrun starts `gpus` processes: enough GPUs (if any), no empty split."
     if t := torch.cuda.device_count():
         if gpus > t: raise ConfigError(f"--gpus {gpus}: this machine has {t} GPU(s)")
     elif cfg.train.device not in ('auto', 'cpu'):
@@ -234,28 +268,34 @@ def launch(config: ExperimentConfig | str | os.PathLike, gpus: int = 1, *, out: 
            master_addr: str | None = None,    # host name or address of node 0 (required when nnodes > 1)
            master_port: int = 29500,          # a free TCP port on node 0
           ) -> dict:
-    "Train `config` on `gpus` processes per node (torchrun when > 1 process in all and not already under torchrun); final metrics ({} on other nodes that cannot see them)."
+    "Train `config` on `gpus` processes per node; the final metrics ({} on nodes that cannot see them)."
+    # torchrun when more than one process in all and not already under torchrun
     cfg = config if isinstance(config, ExperimentConfig) else load_config(config, overrides)
     validate(cfg)
     out = Path(out)
     if (gpus > 1 or nnodes > 1) and 'LOCAL_RANK' not in os.environ:
         where = dict(nnodes=nnodes, node_rank=node_rank, master_addr=master_addr, master_port=master_port)
-        torchrun_command('deform3d.training.train', [], gpus, **where)       # checks the node arguments before anything is written
+        # checks the node arguments before anything is written
+        torchrun_command('deform3d.training.train', [], gpus, **where)
         check_launch(cfg, gpus)
-        cfg_path = save_config(cfg, out / ('launch_config.yaml' if nnodes == 1 else f'launch_config.node{node_rank}.yaml'))
-        run_torchrun('deform3d.training.train', [cfg_path, out] + ['--resume'] * resume + ['--quiet'] * (not progress), gpus,
-                     log=out / ('torchrun.log' if nnodes == 1 else f'torchrun.node{node_rank}.log'), **where)
+        node = '' if nnodes == 1 else f'.node{node_rank}'
+        cfg_path = save_config(cfg, out / f'launch_config{node}.yaml')
+        args = [cfg_path, out] + ['--resume'] * resume + ['--quiet'] * (not progress)
+        run_torchrun('deform3d.training.train', args, gpus, log=out / f'torchrun{node}.log', **where)
         metrics = out / 'metrics.json'
-        if node_rank > 0 and not metrics.is_file(): return {}    # rank 0 wrote them on node 0 (no shared file system)
+        # rank 0 wrote them on node 0 (no shared file system)
+        if node_rank > 0 and not metrics.is_file(): return {}
         return json.loads(metrics.read_text())
     return train(cfg, out, resume=resume, progress=progress)
 
 def _process_main(argv: list[str]) -> int:
-    "One process of `launch`: `python -m deform3d.training.train CONFIG OUT [--resume] [--quiet]`; errors as one line."
+    "One process of `launch`: `python -m deform3d.training.train CONFIG OUT [--resume] [--quiet]`."
     (config, out), flags = argv[:2], argv[2:]
     try: train(load_config(config), out, resume='--resume' in flags, progress='--quiet' not in flags)
-    except Exception as e:          # one line, which the launching process shows once (deform3d.training.distributed.WorkerOutput)
-        print(f"deform3d: error: {' '.join(str(e).split()) or type(e).__name__}", file=sys.stderr); return 1
+    except Exception as e:
+        # an error as one line, which the launching process shows once (deform3d.training.distributed.WorkerOutput)
+        print(f"deform3d: error: {' '.join(str(e).split()) or type(e).__name__}", file=sys.stderr)
+        return 1
     return 0
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(_process_main(sys.argv[1:]))

@@ -1,5 +1,6 @@
-"""Tests of deform3d.data.transforms, deform3d.data.base and deform3d.data.datasets on fixtures written by code, and on the real NTU sample when present."""
-import json, pickle, warnings
+"""Tests of deform3d.data.transforms, deform3d.data.base and deform3d.data.datasets on fixtures written by code, and on
+the real NTU sample when present."""
+import json, pickle, shutil, warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,8 @@ import torch
 from PIL import Image
 
 from deform3d.data.base import SampleError, collate, fit_persons
-from deform3d.data.datasets import NTU, PENN_ACTION_CLASSES, FineGYM, PennAction, SyntheticDataset, gym_clip_key, load_sample
+from deform3d.data.datasets import (NTU, PENN_ACTION_CLASSES, FineGYM, PennAction, SyntheticDataset, gym_clip_key,
+                                    load_sample)
 from deform3d.data.readers import write_ntu_skeleton, write_penn_label, write_pyskl_pickle
 from deform3d.data.video import read_clip, write_video
 from deform3d.data.transforms import ClipTransform, denormalize, get_layout, sample_indices
@@ -31,15 +33,16 @@ def counter_root(tmp_path_factory):
     t = np.arange(T)
     anns = []
     for i, name in enumerate(['c0', 'c1', 'c2', 'c3']):
-        write_video(root / 'videos' / f'{name}.mp4',
-                    np.ascontiguousarray(np.broadcast_to((20 + 5 * t).astype(np.uint8)[:, None, None, None], (T, S, S, 3))))
+        grey = (20 + 5 * t).astype(np.uint8)[:, None, None, None]
+        write_video(root / 'videos' / f'{name}.mp4', np.ascontiguousarray(np.broadcast_to(grey, (T, S, S, 3))))
         kp = np.zeros((2, T, 13, 2), np.float32)
         kp[..., 0], kp[..., 1] = S / 2, 45
         kp[:, :, 0, 1], kp[:, :, 3:5, 1] = 40, 50
         kp[:, :, 1:3, 1] = 40 + t[None, :, None] / 4
         score = np.ones((2, T, 13), np.float32)
         score[1] *= 0.1 * (i + 1)                    # a second, less confident person
-        anns.append(dict(frame_dir=name, label=i % 3, img_shape=(S, S), total_frames=T, keypoint=kp, keypoint_score=score))
+        anns.append(dict(frame_dir=name, label=i % 3, img_shape=(S, S), total_frames=T, keypoint=kp,
+                         keypoint_score=score))
     write_pyskl_pickle(root / 'annotations.pkl', {'train': ['c0', 'c1', 'c2'], 'test': ['c3']}, anns)
     (root / 'meta.json').write_text(json.dumps({'layout': 'penn13', 'classes': ['p', 'q', 'r']}))
     return root
@@ -64,7 +67,8 @@ def write_penn(root, specs, T=9, H=120, W=160, seed=0):
             img = np.zeros((H, W, 3), np.uint8)
             for x, y in kp[t].astype(int): paint(img, x, y, 3)
             Image.fromarray(img).save(d / f'{t + 1:06d}.jpg', quality=95)
-        write_penn_label(root / 'labels' / f'{name}.mat', action, kp, np.ones((T, 13)), train=is_train, dimensions=(H, W))
+        write_penn_label(root / 'labels' / f'{name}.mat', action, kp, np.ones((T, 13)), train=is_train,
+                         dimensions=(H, W))
     return root
 
 
@@ -77,15 +81,18 @@ def penn_root(tmp_path_factory):
 def write_ntu(root, name, T_skel=12, T_video=12, persons=1, layout='official', seed=0):
     "An NTU sample: 1920x1080 skeleton coordinates over a 480x270 video with a bright dot under each joint."
     sk_dir, rgb_dir = (root / 'nturgb+d_skeletons', root / 'nturgb+d_rgb') if layout == 'official' else (root, root)
-    sk_dir.mkdir(parents=True, exist_ok=True); rgb_dir.mkdir(parents=True, exist_ok=True)
+    sk_dir.mkdir(parents=True, exist_ok=True)
+    rgb_dir.mkdir(parents=True, exist_ok=True)
     g = np.random.default_rng(seed)
     xy = np.stack([g.uniform(700, 1220, (persons, T_skel, 25)), g.uniform(250, 850, (persons, T_skel, 25))], -1)
     frames = np.zeros((T_video, 270, 480, 3), np.uint8)
     for t in range(min(T_skel, T_video)):
         for x, y in (xy[:, t].reshape(-1, 2) / 4).astype(int): paint(frames[t], x, y, 6)
     write_video(rgb_dir / f'{name}_rgb.avi', frames, codec='mpeg4')
-    rows = np.zeros((persons, T_skel, 25, 12)); rows[..., 5:7] = xy; rows[..., 11] = 2
-    write_ntu_skeleton(sk_dir / f'{name}.skeleton', [[(1000 + m, rows[m, t]) for m in range(persons)] for t in range(T_skel)])
+    rows = np.zeros((persons, T_skel, 25, 12))
+    rows[..., 5:7], rows[..., 11] = xy, 2
+    bodies = [[(1000 + m, rows[m, t]) for m in range(persons)] for t in range(T_skel)]
+    write_ntu_skeleton(sk_dir / f'{name}.skeleton', bodies)
 
 
 def values_under(sample, clip=None):
@@ -156,7 +163,8 @@ def test_flip_swaps_left_and_right():
     class AlwaysFlip(ClipTransform):
         def params(self, height, width, rng=None): return (0, 0, width, height), True
     lay = get_layout('coco17')
-    kp = torch.zeros(1, 1, 17, 2); kp[..., 0] = torch.arange(17.) * 3 + 5; kp[..., 1] = 20
+    kp = torch.zeros(1, 1, 17, 2)
+    kp[..., 0], kp[..., 1] = torch.arange(17.) * 3 + 5, 20
     sc = torch.linspace(0.1, 1, 17).view(1, 1, 17)
     out = AlwaysFlip(img_size=64, layout='coco17')(np.zeros((1, 64, 64, 3), np.uint8), kp, sc)
     for a, b in lay.flip_pairs:
@@ -187,7 +195,8 @@ def test_rgb_and_pose_use_the_same_frames(counter_root):
 def test_contract_shapes_and_dtypes(counter_root):
     ds = SyntheticDataset(counter_root, 'train', clip_len=6, img_size=32, num_persons=3)
     s = ds[1]
-    assert s['video'].shape == (3, 6, 32, 32) and s['keypoints'].shape == (3, 6, 13, 2) and s['scores'].shape == (3, 6, 13)
+    assert s['video'].shape == (3, 6, 32, 32)
+    assert s['keypoints'].shape == (3, 6, 13, 2) and s['scores'].shape == (3, 6, 13)
     assert all(s[k].dtype == torch.float32 for k in ('video', 'keypoints', 'scores'))
     assert isinstance(s['label'], int) and s['label'] == 1 and s['index'] == 1 and s['name'] == 'c1'
     assert s['scores'][2].sum() == 0                                   # padded person
@@ -198,12 +207,14 @@ def test_contract_shapes_and_dtypes(counter_root):
     loader = torch.utils.data.DataLoader(ds, batch_size=2, collate_fn=collate)
     assert next(iter(loader))['video'].shape == (2, 3, 6, 32, 32)
     k = SyntheticDataset(counter_root, 'test', clip_len=6, img_size=32, num_clips=2, num_persons=2)[0]
-    assert k['video'].shape == (2, 3, 6, 32, 32) and k['keypoints'].shape == (2, 2, 6, 13, 2) and k['scores'].shape == (2, 2, 6, 13)
+    assert k['video'].shape == (2, 3, 6, 32, 32)
+    assert k['keypoints'].shape == (2, 2, 6, 13, 2) and k['scores'].shape == (2, 2, 6, 13)
     assert collate([k, k])['video'].shape == (2, 2, 3, 6, 32, 32)
 
 
 def test_load_sample_from_a_pickle(counter_root):
-    s = load_sample(counter_root / 'videos' / 'c1.mp4', counter_root / 'annotations.pkl', clip_len=8, img_size=48, num_clips=2)
+    s = load_sample(counter_root / 'videos' / 'c1.mp4', counter_root / 'annotations.pkl', clip_len=8, img_size=48,
+                    num_clips=2)
     assert s['keypoints'].shape == (2, 2, 8, 13, 2) and s['video'].shape == (2, 3, 8, 48, 48)
     for k in range(2):
         px, pose = frame_numbers(s['video'][k], s['keypoints'][k])
@@ -241,7 +252,7 @@ def test_penn_action(penn_root):
 def test_penn_bad_inputs(tmp_path):
     root = write_penn(tmp_path, [('0001', 'bowl', True), ('0002', 'moonwalk', True), ('0003', 'squat', True)], T=3)
     (root / 'labels' / '0004.mat').write_bytes(b'MATLAB 5.0 MAT-file, truncated')
-    import shutil; shutil.rmtree(root / 'frames' / '0003')
+    shutil.rmtree(root / 'frames' / '0003')
     with pytest.raises(Exception, match='0002.mat'):           # unknown label (files are read in order; 0002 first bad)
         PennAction(root, 'train')
     ds = PennAction(root, 'train', on_error='skip', clip_len=3, img_size=32)
@@ -251,7 +262,8 @@ def test_penn_bad_inputs(tmp_path):
     assert any('0004.mat' in msg for _, _, msg in ds.skipped)
 
 
-@pytest.mark.skipif(not (REAL_PENN / 'labels').is_dir(), reason='real Penn Action labels (../shared/realdata/pennaction) are absent')
+@pytest.mark.skipif(not (REAL_PENN / 'labels').is_dir(),
+                    reason='real Penn Action labels (../shared/realdata/pennaction) are absent')
 def test_real_penn_labels_official_split():
     "All 2326 real label files parse, every action is a known class, and the split is the official 1258 / 1068."
     for split, n in (('train', 1258), ('test', 1068)):
@@ -272,7 +284,8 @@ def test_ntu_kinect_layouts_and_dots(tmp_path):
             assert s['keypoints'].shape == (2, 4, 25, 2)
             vals, present = values_under(s)
             assert present.sum() > 20 and (vals > 100).all()
-    assert NTU(tmp_path / 'b', 60, 'xview', 'val', train=False, num_persons=2, clip_len=4, img_size=64)[0]['scores'][1].sum() == 0
+    val = NTU(tmp_path / 'b', 60, 'xview', 'val', train=False, num_persons=2, clip_len=4, img_size=64)
+    assert val[0]['scores'][1].sum() == 0
 
 
 def test_ntu_missing_video_and_frame_mismatch(tmp_path):
@@ -296,7 +309,8 @@ def test_ntu_hrnet_pickle(tmp_path):
     for i, n in enumerate(names):
         write_video(tmp_path / 'nturgbd_videos' / f'{n}.mp4', np.full((8, 54, 96, 3), 60, np.uint8))
         anns.append(dict(frame_dir=n, label=i + 2, img_shape=(1080, 1920), total_frames=8,
-                         keypoint=np.tile(np.float32([960, 540]), (1, 8, 17, 1)), keypoint_score=np.ones((1, 8, 17), np.float32)))
+                         keypoint=np.tile(np.float32([960, 540]), (1, 8, 17, 1)),
+                         keypoint_score=np.ones((1, 8, 17), np.float32)))
     write_pyskl_pickle(tmp_path / 'ntu60_hrnet.pkl', {'xsub_train': [names[0]], 'xsub_val': [names[1]]}, anns)
     ds = NTU(tmp_path, 60, 'xsub', 'val', skeleton='hrnet', clip_len=4, img_size=32)
     s = ds[0]
@@ -305,7 +319,8 @@ def test_ntu_hrnet_pickle(tmp_path):
     assert torch.allclose(s['keypoints'][0], torch.tensor([15.5, 15.5]).expand(4, 17, 2), atol=0.6)
 
 
-@pytest.mark.skipif(not (REAL_NTU / f'{NTU_NAME}.skeleton').exists(), reason='real NTU sample (../shared/realdata/ntu) is absent')
+@pytest.mark.skipif(not (REAL_NTU / f'{NTU_NAME}.skeleton').exists(),
+                    reason='real NTU sample (../shared/realdata/ntu) is absent')
 def test_real_ntu_keypoints_land_on_the_person():
     for train, seed in ((False, None), (True, 0), (True, 1)):
         ds = NTU(REAL_NTU, 60, 'xsub', 'train', clip_len=8, img_size=224, train=train, seed=seed,
@@ -317,7 +332,8 @@ def test_real_ntu_keypoints_land_on_the_person():
         assert sc.mean() > 0.9 and s['scores'][1].sum() == 0
         lo, hi = kp[sc > 0].min(0).values, kp[sc > 0].max(0).values
         assert (lo >= 0).all() and (hi < 224).all() and hi[0] - lo[0] > 8 and hi[1] - lo[1] > 50   # a standing person
-        # the actor moves (drinks), the room does not: deviation from the temporal median is concentrated in the joints' box
+        # the actor moves (drinks), the room does not: the deviation from the temporal median is concentrated in
+        # the joints' box
         img = denormalize(s['video']).mean(0)
         dev = (img - img.median(0).values).abs().mean(0)
         box = torch.zeros(224, 224, dtype=torch.bool)
@@ -338,11 +354,13 @@ def test_finegym_name_forms_and_list(tmp_path):
         write_video(tmp_path / 'subactions' / f'{c}.mp4', np.full((6, 32, 64, 3), 70, np.uint8))
         fd = c if i == 0 else c.replace('_E_', '_').replace('_A_', '_')       # both forms in one pickle
         anns.append(dict(frame_dir=fd, label=10 + i, img_shape=(32, 64), total_frames=6,
-                         keypoint=np.full((1, 6, 17, 2), 20, np.float32), keypoint_score=np.ones((1, 6, 17), np.float32)))
+                         keypoint=np.full((1, 6, 17, 2), 20, np.float32),
+                         keypoint_score=np.ones((1, 6, 17), np.float32)))
     write_pyskl_pickle(tmp_path / 'gym_hrnet.pkl', {'train': [a['frame_dir'] for a in anns], 'val': []}, anns)
     ds = FineGYM(tmp_path, 'train', clip_len=4, img_size=32)
     assert len(ds) == 2 and [ds[i]['label'] for i in range(2)] == [10, 11]
-    (tmp_path / 'list.txt').write_bytes(f'{clips[1]} 93\r\n{clips[0]} 5\r\nzzzzzzzzzzz_E_000001_000002_A_0001_0002 1'.encode())
+    listed = f'{clips[1]} 93\r\n{clips[0]} 5\r\nzzzzzzzzzzz_E_000001_000002_A_0001_0002 1'
+    (tmp_path / 'list.txt').write_bytes(listed.encode())
     with pytest.raises(ValueError, match='zzzzzzzzzzz'):
         FineGYM(tmp_path, 'val', list_file=tmp_path / 'list.txt')
     ds = FineGYM(tmp_path, 'val', list_file=tmp_path / 'list.txt', on_error='skip', clip_len=4, img_size=32)
@@ -354,7 +372,6 @@ def test_finegym_name_forms_and_list(tmp_path):
 
 # ---------------------------------------------------------------- bad input at load time / corrupt files
 def test_bad_video_and_corrupt_pickle(counter_root, tmp_path):
-    import shutil
     root = tmp_path / 'copy'
     shutil.copytree(counter_root, root)
     (root / 'videos' / 'c1.mp4').write_bytes(b'\x00' * 100)
@@ -375,7 +392,6 @@ def test_bad_video_and_corrupt_pickle(counter_root, tmp_path):
 
 
 def test_unknown_label_in_pickle(counter_root, tmp_path):
-    import shutil
     root = tmp_path / 'copy'
     shutil.copytree(counter_root, root)
     (root / 'meta.json').write_text(json.dumps({'layout': 'penn13', 'classes': ['p', 'q']}))   # label 2 is now unknown

@@ -1,4 +1,4 @@
-"""Tests of deform3d.data.readers: real files from ../shared/realdata (skipped when absent) and format-exact fixtures."""
+"""Tests of deform3d.data.readers: real files from ../shared/realdata (skipped when absent), format-exact fixtures."""
 import os
 import pickle
 from collections import Counter
@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import scipy.io
 
-from deform3d.data.readers import (load_pyskl_pickle, ntu_split, parse_ntu_name, read_gym_labels, read_label_map, read_ntu_missing,
-                              read_ntu_skeleton, read_penn_label, write_ntu_skeleton, write_pyskl_pickle)
+from deform3d.data.readers import (load_pyskl_pickle, ntu_split, parse_ntu_name, read_gym_labels, read_label_map,
+                                   read_ntu_missing, read_ntu_skeleton, read_penn_label, write_ntu_skeleton,
+                                   write_pyskl_pickle)
 from deform3d.data.video import read_clip, video_info, write_video
 
 REAL = Path(__file__).resolve().parents[2].parent / 'shared' / 'realdata'
-real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} is absent (only present in the project's workspace)")
+real = pytest.mark.skipif(not REAL.is_dir(),
+                          reason=f"real data folder {REAL} is absent (only present in the project's workspace)")
 NTU_SAMPLE = 'S001C001P001R001A001'
 
 
@@ -93,13 +95,15 @@ def test_real_ntu_splits():
         sp = ntu_split(names, version, protocol)
         assert (len(sp['train']), len(sp['val'])) == (n_train, n_val), (version, protocol)
         assert not set(sp['train']) & set(sp['val'])
-        missing = REAL / 'ntu' / ('NTU_RGBD_samples_with_missing_skeletons.txt' if version == 60 else 'NTU_RGBD120_samples_with_missing_skeletons.txt')
+        missing = REAL / 'ntu' / {60: 'NTU_RGBD_samples_with_missing_skeletons.txt',
+                                  120: 'NTU_RGBD120_samples_with_missing_skeletons.txt'}[version]
         sp2 = ntu_split(everything, version, protocol, missing=missing)
         assert sorted(sp2['train']) == sorted(sp['train']) and sorted(sp2['val']) == sorted(sp['val'])
         assert not (set(sp2['train']) | set(sp2['val'])) & set(m120)
         if version == 60:
-            assert all(parse_ntu_name(n)['setup'] <= 17 and parse_ntu_name(n)['action'] <= 60 for n in sp['train'] + sp['val'])
-    full60 = ntu_split(everything, 60, 'xsub')                             # without the missing list: every NTU60 sample
+            ids = [parse_ntu_name(n) for n in sp['train'] + sp['val']]
+            assert all(i['setup'] <= 17 and i['action'] <= 60 for i in ids)
+    full60 = ntu_split(everything, 60, 'xsub')              # without the missing list: every NTU60 sample
     assert len(full60['train']) + len(full60['val']) == 56880
 
 
@@ -150,7 +154,8 @@ def test_real_penn_action():
     assert labels[files.index(REAL / 'pennaction/labels/1154.mat')]['bbox'].shape == (71, 4)
     # 0001.mat: baseball_pitch, view 'back', test split, 360x480, 151 frames; frame 11 as stored
     first = labels[0]
-    assert (first['action'], first['pose'], first['train'], first['dimensions'], first['nframes']) == ('baseball_pitch', 'back', False, (360, 480, 151), 151)
+    assert (first['action'], first['pose'], first['train'], first['dimensions'], first['nframes']) == \
+        ('baseball_pitch', 'back', False, (360, 480, 151), 151)
     np.testing.assert_array_equal(first['keypoint'][10, :3], [[131.25, 69.75], [135., 102.75], [104.25, 96.75]])
     assert first['visibility'][10].tolist() == [bool(v) for v in [1, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 1]]
     # 0013.mat stores x/y as uint16: read as float32, same values
@@ -223,11 +228,13 @@ def test_ntu_writer_roundtrip(tmp_path, skel_file):
     s = read_ntu_skeleton(skel_file)
     frames = []
     for t in range(s['total_frames']):
-        frames.append([(int(s['body_ids'][m]), np.concatenate([s['keypoint3d'][m, t], s['depth2d'][m, t], s['keypoint2d'][m, t],
-                                                               s['orientation'][m, t], s['tracking_state'][m, t, :, None]], -1))
-                       for m in range(len(s['body_ids'])) if s['present'][m, t]])
+        def rows(m):
+            return np.concatenate([s['keypoint3d'][m, t], s['depth2d'][m, t], s['keypoint2d'][m, t],
+                                   s['orientation'][m, t], s['tracking_state'][m, t, :, None]], -1)
+        frames.append([(int(s['body_ids'][m]), rows(m)) for m in range(len(s['body_ids'])) if s['present'][m, t]])
     s2 = read_ntu_skeleton(write_ntu_skeleton(tmp_path / 'rt.skeleton', frames))
-    for k in ('keypoint3d', 'keypoint2d', 'depth2d', 'orientation', 'tracking_state', 'present', 'body_ids', 'num_bodies'):
+    keys = ('keypoint3d', 'keypoint2d', 'depth2d', 'orientation', 'tracking_state', 'present', 'body_ids', 'num_bodies')
+    for k in keys:
         np.testing.assert_array_equal(s2[k], s[k], err_msg=k)
 
 
@@ -296,9 +303,11 @@ def test_ntu_bad_files(tmp_path, skel_file):
 
 def _penn_mat(path, T=6, coord_dtype=np.float64, bbox_rows=None, **override):
     t, j = np.meshgrid(np.arange(T), np.arange(13), indexing='ij')
-    fields = dict(action='tennis_serve', pose='back', x=(10 * t + j).astype(coord_dtype), y=(5 * j + 2).astype(coord_dtype),
+    fields = dict(action='tennis_serve', pose='back',
+                  x=(10 * t + j).astype(coord_dtype), y=(5 * j + 2).astype(coord_dtype),
                   visibility=((t + j) % 3 > 0).astype(np.uint8), train=np.array([[-1]], np.int32),
-                  bbox=np.ones((T if bbox_rows is None else bbox_rows, 4)), dimensions=np.array([[272, 481, T]], np.uint16),
+                  bbox=np.ones((T if bbox_rows is None else bbox_rows, 4)),
+                  dimensions=np.array([[272, 481, T]], np.uint16),
                   nframes=np.array([[T]], np.uint8))
     fields.update(override)
     scipy.io.savemat(str(path), fields)
@@ -308,7 +317,8 @@ def _penn_mat(path, T=6, coord_dtype=np.float64, bbox_rows=None, **override):
 @pytest.mark.parametrize('dtype', [np.float64, np.uint8, np.uint16])
 def test_penn_fixture(tmp_path, dtype):
     l = read_penn_label(_penn_mat(tmp_path / '0007.mat', coord_dtype=dtype))
-    assert (l['action'], l['pose'], l['train'], l['nframes'], l['dimensions']) == ('tennis_serve', 'back', False, 6, (272, 481, 6))
+    assert (l['action'], l['pose'], l['train'], l['nframes'], l['dimensions']) == \
+        ('tennis_serve', 'back', False, 6, (272, 481, 6))
     assert l['keypoint'].dtype == np.float32 and l['keypoint'].shape == (6, 13, 2)
     assert l['keypoint'][4, 12].tolist() == [52, 62]           # (x, y) order
     t, j = np.meshgrid(np.arange(6), np.arange(13), indexing='ij')
@@ -403,7 +413,7 @@ def test_video_bad(tmp_path, grey_video):
 
 @real
 def test_video_truncated_avi_refused(tmp_path):
-    "A video cut in half decodes to far fewer frames than its container declares: refused, naming the file and both counts."
+    "A video cut in half decodes to far fewer frames than its container declares: refused, naming both counts."
     data = (REAL / 'ntu' / f'{NTU_SAMPLE}_rgb.avi').read_bytes()
     (tmp_path / 'half.avi').write_bytes(data[:len(data) // 2])
     with pytest.raises(ValueError, match=r'half.avi: the container declares 103 frames but only \d+ can be decoded'):
@@ -412,13 +422,15 @@ def test_video_truncated_avi_refused(tmp_path):
 
 # ---------------------------------------------------------------- fixtures: Gym lists and label maps
 
-@pytest.mark.parametrize('content', [b'a_1 3\nb_2 98\n', b'a_1 3\r\nb_2 98', b'a_1 3\r\nb_2 98\r\n', b'a_1 3\nb_2 98\n\n'])
+@pytest.mark.parametrize('content', [b'a_1 3\nb_2 98\n', b'a_1 3\r\nb_2 98', b'a_1 3\r\nb_2 98\r\n',
+                                     b'a_1 3\nb_2 98\n\n'])
 def test_gym_line_endings(tmp_path, content):
     (tmp_path / 'g.txt').write_bytes(content)
     assert read_gym_labels(tmp_path / 'g.txt') == [('a_1', 3), ('b_2', 98)]
 
 
-@pytest.mark.parametrize('content,line', [(b'a_1 3\nb_2\n', 2), (b'a_1 3\n\nb_2 4\n', 2), (b'a_1 x\n', 1), (b'a 1 2\n', 1), (b'a_1 -3\n', 1)])
+@pytest.mark.parametrize('content,line', [(b'a_1 3\nb_2\n', 2), (b'a_1 3\n\nb_2 4\n', 2), (b'a_1 x\n', 1),
+                                          (b'a 1 2\n', 1), (b'a_1 -3\n', 1)])
 def test_gym_malformed(tmp_path, content, line):
     (tmp_path / 'bad_list.txt').write_bytes(content)
     with pytest.raises(ValueError, match=f'bad_list.txt: line {line}:'):
@@ -437,13 +449,18 @@ def test_label_map(tmp_path):
 
 
 def test_ntu_split_rules():
-    names = ['S001C001P001R001A001', 'S001C002P003R001A001', 'S017C003P038R002A060', 'S018C001P045R001A061', 'S032C003P106R002A120']
-    assert ntu_split(names, 60, 'xsub') == {'train': ['S001C001P001R001A001', 'S017C003P038R002A060'], 'val': ['S001C002P003R001A001']}
-    assert ntu_split(names, 60, 'xview') == {'train': ['S001C002P003R001A001', 'S017C003P038R002A060'], 'val': ['S001C001P001R001A001']}
+    names = ['S001C001P001R001A001', 'S001C002P003R001A001', 'S017C003P038R002A060', 'S018C001P045R001A061',
+             'S032C003P106R002A120']
+    assert ntu_split(names, 60, 'xsub') == {'train': ['S001C001P001R001A001', 'S017C003P038R002A060'],
+                                            'val': ['S001C002P003R001A001']}
+    assert ntu_split(names, 60, 'xview') == {'train': ['S001C002P003R001A001', 'S017C003P038R002A060'],
+                                             'val': ['S001C001P001R001A001']}
     assert ntu_split(names, 120, 'xsub')['val'] == ['S001C002P003R001A001', 'S032C003P106R002A120']
-    assert ntu_split(['/data/nturgb+d_skeletons/' + n + '.skeleton' for n in names], 60, 'xsub', missing=[names[0]])['val'] == \
+    paths = ['/data/nturgb+d_skeletons/' + n + '.skeleton' for n in names]
+    assert ntu_split(paths, 60, 'xsub', missing=[names[0]])['val'] == \
         ['/data/nturgb+d_skeletons/S001C002P003R001A001.skeleton']
-    assert ntu_split(names, 120, 'xset') == {'train': ['S018C001P045R001A061', 'S032C003P106R002A120'], 'val': names[:3]}
+    assert ntu_split(names, 120, 'xset') == {'train': ['S018C001P045R001A061', 'S032C003P106R002A120'],
+                                             'val': names[:3]}
     assert ntu_split(names, 120, 'xset', missing=['S018C001P045R001A061'])['train'] == ['S032C003P106R002A120']
     with pytest.raises(ValueError, match='protocol'):
         ntu_split(names, 120, 'xview')
@@ -457,8 +474,9 @@ def test_ntu_split_rules():
 
 def _anns(n=3, M=2, T=5, V=17):
     rng = np.random.default_rng(0)
-    return [dict(frame_dir=f's{i}', label=np.int64(i % 2), img_shape=(1080, 1920), original_shape=(1080, 1920), total_frames=T,
-                 keypoint=rng.random((M, T, V, 2), dtype=np.float32) * 1000, keypoint_score=rng.random((M, T, V), dtype=np.float32))
+    return [dict(frame_dir=f's{i}', label=np.int64(i % 2), img_shape=(1080, 1920), original_shape=(1080, 1920),
+                 total_frames=T, keypoint=rng.random((M, T, V, 2), dtype=np.float32) * 1000,
+                 keypoint_score=rng.random((M, T, V), dtype=np.float32))
             for i in range(n)]
 
 
@@ -477,8 +495,10 @@ def test_pyskl_roundtrip(tmp_path):
 @pytest.mark.parametrize('protocol', [2, 4, 5])
 def test_pyskl_protocols_and_3d(tmp_path, protocol):
     anns = _anns(2)
-    anns[1] = dict(frame_dir='s1', label=1, total_frames=5, keypoint=np.zeros((1, 5, 25, 3), np.float32))   # PYSKL 3D: no score
-    (tmp_path / 'p.pkl').write_bytes(pickle.dumps({'split': {'train': ['s0', 's1']}, 'annotations': anns}, protocol=protocol))
+    # PYSKL 3D: no score
+    anns[1] = dict(frame_dir='s1', label=1, total_frames=5, keypoint=np.zeros((1, 5, 25, 3), np.float32))
+    data = {'split': {'train': ['s0', 's1']}, 'annotations': anns}
+    (tmp_path / 'p.pkl').write_bytes(pickle.dumps(data, protocol=protocol))
     d = load_pyskl_pickle(tmp_path / 'p.pkl')
     assert d['annotations'][1]['keypoint'].shape == (1, 5, 25, 3)
     (tmp_path / 'l.pkl').write_bytes(pickle.dumps(anns, protocol=protocol))             # old MMAction2: bare list
@@ -522,15 +542,18 @@ def test_pyskl_bad_structure(tmp_path):
         load_pyskl_pickle(dump('nolabel.pkl', {'split': {}, 'annotations': bad}))
     bad = [dict(a) for a in anns]
     bad[2]['keypoint_score'] = bad[2]['keypoint_score'][:, :4]
-    with pytest.raises(ValueError, match=r"score.pkl: annotation 2 \('s2'\): keypoint_score shape \(2, 4, 17\) does not match"):
+    with pytest.raises(ValueError,
+                       match=r"score.pkl: annotation 2 \('s2'\): keypoint_score shape \(2, 4, 17\) does not match"):
         load_pyskl_pickle(dump('score.pkl', {'split': {}, 'annotations': bad}))
     bad = [dict(a) for a in anns]
     bad[0]['total_frames'] = 9
-    with pytest.raises(ValueError, match=r"frames.pkl: annotation 0 \('s0'\): keypoint has 5 frames but total_frames = 9"):
+    with pytest.raises(ValueError,
+                       match=r"frames.pkl: annotation 0 \('s0'\): keypoint has 5 frames but total_frames = 9"):
         load_pyskl_pickle(dump('frames.pkl', {'split': {}, 'annotations': bad}))
     bad = [dict(a) for a in anns]
     bad[0]['keypoint'] = bad[0]['keypoint'][0]
-    with pytest.raises(ValueError, match=r"ndim.pkl: annotation 0 \('s0'\): keypoint must be a float \(M, T, V, C\) array"):
+    with pytest.raises(ValueError,
+                       match=r"ndim.pkl: annotation 0 \('s0'\): keypoint must be a float \(M, T, V, C\) array"):
         load_pyskl_pickle(dump('ndim.pkl', {'split': {}, 'annotations': bad}))
     with pytest.raises(ValueError, match="unknown.pkl: split 'test' names 1 sample"):
         load_pyskl_pickle(dump('unknown.pkl', {'split': {'test': ['nope']}, 'annotations': anns}))

@@ -1,5 +1,6 @@
-"""Tests of deform3d.data.skeletons: files written here in each tool's format from the synthetic set's own keypoints read back
-exactly; layout conversion by joint name; person matching; real NTU / Penn Action files (skipped when ../shared is absent)."""
+"""Tests of deform3d.data.skeletons: files written here in each tool's format from the synthetic set's own keypoints
+read back exactly; layout conversion by joint name; person matching; real NTU / Penn Action files (skipped when
+../shared is absent)."""
 import json
 import pickle
 from itertools import product
@@ -10,23 +11,25 @@ import pytest
 import torch
 
 from deform3d.data.readers import read_ntu_skeleton, read_penn_label, write_pyskl_pickle
-from deform3d.data.skeletons import (SKELETON_LAYOUTS, Skeleton, SkeletonError, convert_layout, layout_map, layout_table,
-                                read_skeleton, skeleton_format)
+from deform3d.data.skeletons import (SKELETON_LAYOUTS, Skeleton, SkeletonError, convert_layout, layout_map,
+                                     layout_table, read_skeleton, skeleton_format)
 from deform3d.data.render import make_clip
 from deform3d.utils import joint_present
 
 REAL = Path(__file__).resolve().parents[2].parent / 'shared' / 'realdata'
-real = pytest.mark.skipif(not REAL.is_dir(), reason=f"real data folder {REAL} is absent (only present in the project's workspace)")
+real = pytest.mark.skipif(not REAL.is_dir(),
+                          reason=f"real data folder {REAL} is absent (only present in the project's workspace)")
 NB = Path(__file__).resolve().parents[2] / 'nbs' / '13_data.skeletons.ipynb'
 T, CELL = 16, 64                    # frames; each synthetic person lives in its own 64 x 64 cell of a 64 x (64 M) frame
 
 
 def synthetic_persons(num_persons: int = 3, seed: int = 0):
-    "Clips of the synthetic generator as persons side by side: (M, T, 13, 2) Penn-13 pixels, (M, T, 13) scores (0 = dropped)."
+    "Synthetic clips as persons side by side: (M, T, 13, 2) Penn-13 pixels, (M, T, 13) scores (0 = dropped)."
     clips = [make_clip(i, seed=seed, num_frames=T, size=(CELL, CELL), drop_prob=0.1) for i in range(num_persons)]
     kp = np.stack([c['keypoint'] + np.float32([CELL * m, 0]) for m, c in enumerate(clips)])
     sc = np.stack([c['score'] for c in clips])
-    assert (sc == 0).any() and len(set(sc.mean((1, 2)).tolist())) == num_persons   # drop-outs present, no ties in the ranking
+    # drop-outs present, no ties in the ranking
+    assert (sc == 0).any() and len(set(sc.mean((1, 2)).tolist())) == num_persons
     return np.where(sc[..., None] > 0, kp, 0).astype(np.float32), sc
 
 
@@ -35,13 +38,15 @@ def by_mean_score(kp, sc):
     return kp[order], sc[order]
 
 
-# ------------------------------------------------ writers in each tool's own format (independent of the module's readers)
+# ------------------------------------------------ writers in each tool's format (independent of the module's readers)
 
 COCO17 = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder', 'right_shoulder', 'left_elbow',
-          'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle')
-BODY25 = ('nose', 'neck', 'right_shoulder', 'right_elbow', 'right_wrist', 'left_shoulder', 'left_elbow', 'left_wrist', 'mid_hip',
-          'right_hip', 'right_knee', 'right_ankle', 'left_hip', 'left_knee', 'left_ankle', 'right_eye', 'left_eye', 'right_ear',
-          'left_ear', 'left_big_toe', 'left_small_toe', 'left_heel', 'right_big_toe', 'right_small_toe', 'right_heel')
+          'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle',
+          'right_ankle')
+BODY25 = ('nose', 'neck', 'right_shoulder', 'right_elbow', 'right_wrist', 'left_shoulder', 'left_elbow', 'left_wrist',
+          'mid_hip', 'right_hip', 'right_knee', 'right_ankle', 'left_hip', 'left_knee', 'left_ankle', 'right_eye',
+          'left_eye', 'right_ear', 'left_ear', 'left_big_toe', 'left_small_toe', 'left_heel', 'right_big_toe',
+          'right_small_toe', 'right_heel')
 COCO18 = BODY25[:8] + BODY25[9:19]
 PENN_AS = {'head': 'nose'}          # how an exporter would write Penn's joints: the head as the nose, the rest by name
 
@@ -57,7 +62,7 @@ def as_tool_joints(kp, sc, names):
 
 
 def write_coco(path, kp, sc, *, ids=True, images=True, order=None, gt=False):
-    "COCO-keypoints JSON of persons (M, T, 13, 2): a dataset dict with `images`, or a bare list of annotations with frame_index."
+    "COCO-keypoints JSON of persons (M, T, 13, 2): a dataset dict with `images`, or a bare list with frame_index."
     rows, anns = as_tool_joints(kp, sc, COCO17), []
     for t in range(kp.shape[1]):
         for m in (order[t] if order is not None else range(len(kp))):
@@ -65,23 +70,27 @@ def write_coco(path, kp, sc, *, ids=True, images=True, order=None, gt=False):
             a = dict(id=len(anns), category_id=1, keypoints=rows[m, t].ravel().tolist())
             a.update(image_id=1000 + t) if images else a.update(frame_index=t)
             if ids: a['track_id'] = int(m)
-            if gt:                              # ground truth: the third value is COCO's visibility flag (2 = labelled, visible)
+            if gt:                              # ground truth: the third value is COCO's visibility (2 = labelled)
                 vis = np.where(rows[m, t, :, 2] > 0, 2., 0.)
-                a.update(num_keypoints=int((vis > 0).sum()), keypoints=np.c_[rows[m, t, :, :2], vis].ravel().tolist())
+                a.update(num_keypoints=int((vis > 0).sum()),
+                         keypoints=np.c_[rows[m, t, :, :2], vis].ravel().tolist())
             anns.append(a)
-    data = dict(images=[dict(id=1000 + t, file_name=f'{t:06d}.jpg', height=CELL, width=CELL * len(kp)) for t in range(kp.shape[1])],
-                annotations=anns, categories=[dict(id=1, name='person')]) if images else anns
+    frames = [dict(id=1000 + t, file_name=f'{t:06d}.jpg', height=CELL, width=CELL * len(kp))
+              for t in range(kp.shape[1])]
+    data = dict(images=frames, annotations=anns, categories=[dict(id=1, name='person')]) if images else anns
     Path(path).write_text(json.dumps(data))
     return Path(path)
 
 
 def write_openpose(folder, kp, sc, *, names=BODY25, order=None, ids=False):
     "OpenPose --write_json output: one <name>_<12 digits>_keypoints.json per frame."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     rows = as_tool_joints(kp, sc, names)
     for t in range(kp.shape[1]):
-        people = [dict(person_id=[int(m) if ids else -1], pose_keypoints_2d=rows[m, t].ravel().tolist(), face_keypoints_2d=[],
-                       hand_left_keypoints_2d=[], hand_right_keypoints_2d=[], pose_keypoints_3d=[])
+        people = [dict(person_id=[int(m) if ids else -1], pose_keypoints_2d=rows[m, t].ravel().tolist(),
+                       face_keypoints_2d=[], hand_left_keypoints_2d=[], hand_right_keypoints_2d=[],
+                       pose_keypoints_3d=[])
                   for m in (order[t] if order is not None else range(len(kp))) if sc[m, t].any()]
         (folder / f'video_{t:012d}_keypoints.json').write_text(json.dumps(dict(version=1.3, people=people)))
     return folder
@@ -153,7 +162,8 @@ def test_joints_without_counterpart_are_absent_and_the_rest_equal(tmp_path):
 
 def test_pyskl_entry_by_frame_dir(tmp_path):
     kp, sc = synthetic_persons(2)
-    anns = [dict(frame_dir=f'clip{i}', label=i, total_frames=T, img_shape=(CELL, 2 * CELL), keypoint=kp + i, keypoint_score=sc)
+    anns = [dict(frame_dir=f'clip{i}', label=i, total_frames=T, img_shape=(CELL, 2 * CELL),
+                 keypoint=kp + i, keypoint_score=sc)
             for i in range(2)]
     f = write_pyskl_pickle(tmp_path / 'ann.pkl', {'train': ['clip0', 'clip1']}, anns)
     sk = read_skeleton(f, frame_dir='clip1', num_frames=T, img_shape=(CELL, 2 * CELL))
@@ -161,8 +171,10 @@ def test_pyskl_entry_by_frame_dir(tmp_path):
     np.testing.assert_array_equal(sk.keypoints, np.where(want_sc[..., None] > 0, want_kp, 0))
     assert sk.layout == 'penn13'
     with pytest.raises(SkeletonError, match=r'ann\.pkl: 2 annotations: say which with frame_dir'): read_skeleton(f)
-    with pytest.raises(SkeletonError, match=r"ann\.pkl: no annotation with frame_dir 'clip7'"): read_skeleton(f, frame_dir='clip7')
-    f3 = write_pyskl_pickle(tmp_path / 'ntu3d.pkl', {}, [dict(frame_dir='a', label=0, total_frames=T, keypoint=np.zeros((1, T, 25, 3)))])
+    with pytest.raises(SkeletonError, match=r"ann\.pkl: no annotation with frame_dir 'clip7'"):
+        read_skeleton(f, frame_dir='clip7')
+    ann3d = dict(frame_dir='a', label=0, total_frames=T, keypoint=np.zeros((1, T, 25, 3)))
+    f3 = write_pyskl_pickle(tmp_path / 'ntu3d.pkl', {}, [ann3d])
     with pytest.raises(SkeletonError, match=r'ntu3d\.pkl: .*3 channels'): read_skeleton(f3)
 
 
@@ -171,7 +183,9 @@ def test_pyskl_entry_by_frame_dir(tmp_path):
 # The test's own statement of the correspondence table: joints are the same body point when they share a name, except
 # these tools' joints, which stand for the point named on the right (and OpenPose's neck is not Kinect's neck).
 POINT = {**{(l, 'nose'): 'head' for l in ('coco17', 'openpose25', 'openpose18')},
-         ('openpose25', 'neck'): 'spine_shoulder', ('openpose18', 'neck'): 'spine_shoulder', ('openpose25', 'mid_hip'): 'spine_base'}
+         ('openpose25', 'neck'): 'spine_shoulder',
+         ('openpose18', 'neck'): 'spine_shoulder',
+         ('openpose25', 'mid_hip'): 'spine_base'}
 
 
 def same_point(s, a, d, b): return POINT.get((s, a), a) == POINT.get((d, b), b)
@@ -180,7 +194,8 @@ def same_point(s, a, d, b): return POINT.get((s, a), a) == POINT.get((d, b), b)
 @pytest.mark.parametrize('src,dst', list(product(SKELETON_LAYOUTS, SKELETON_LAYOUTS)))
 def test_layout_conversion_maps_each_named_joint_to_its_counterpart(src, dst):
     S, D = SKELETON_LAYOUTS[src].joints, SKELETON_LAYOUTS[dst].joints
-    kp = np.stack([np.arange(len(S)) + 1., np.full(len(S), 3.)], -1)[None, None].astype(np.float32)   # x names the source joint
+    # x names the source joint
+    kp = np.stack([np.arange(len(S)) + 1., np.full(len(S), 3.)], -1)[None, None].astype(np.float32)
     out, osc = convert_layout(kp, np.ones((1, 1, len(S)), np.float32), src, dst)
     for v, b in enumerate(D):
         match = [i for i, a in enumerate(S) if same_point(src, a, dst, b)]
@@ -194,7 +209,8 @@ def test_layout_map_spot_checks_and_tool_orders():
     assert SKELETON_LAYOUTS['coco17'].joints == COCO17
     assert SKELETON_LAYOUTS['openpose25'].joints == BODY25 and SKELETON_LAYOUTS['openpose18'].joints == COCO18
     assert name('coco17', 'penn13', 'left_ankle') == 'left_ankle' and name('openpose25', 'penn13', 'head') == 'nose'
-    assert name('ntu25', 'openpose25', 'mid_hip') == 'spine_base' and name('openpose18', 'ntu25', 'spine_shoulder') == 'neck'
+    assert name('ntu25', 'openpose25', 'mid_hip') == 'spine_base'
+    assert name('openpose18', 'ntu25', 'spine_shoulder') == 'neck'
     assert layout_map('ntu25', 'coco17')[COCO17.index('left_eye')] == -1
     assert (layout_map('penn13', 'penn13') == np.arange(13)).all()
 
@@ -202,7 +218,8 @@ def test_layout_map_spot_checks_and_tool_orders():
 def test_layout_table_in_the_notebook_is_the_codes():
     cells = json.loads(NB.read_text())['cells']
     md = [''.join(c['source']) for c in cells if c['cell_type'] == 'markdown']
-    assert any(layout_table() in m for m in md), "regenerate the correspondence table in nbs/13_data.skeletons.ipynb from layout_table()"
+    assert any(layout_table() in m for m in md), \
+        "regenerate the correspondence table in nbs/13_data.skeletons.ipynb from layout_table()"
 
 
 # ------------------------------------------------ persons: ids, overlap, top M
@@ -210,11 +227,14 @@ def test_layout_table_in_the_notebook_is_the_codes():
 def test_ids_are_followed_even_when_persons_trade_places(tmp_path):
     kp, sc = synthetic_persons(2)
     swap = (np.arange(T) >= 8)[None, :, None, None]
-    traded = np.stack([np.where(swap[0], kp[1], kp[0]), np.where(swap[0], kp[0], kp[1])])   # person 0 jumps into 1's place
+    # person 0 jumps into 1's place
+    traded = np.stack([np.where(swap[0], kp[1], kp[0]), np.where(swap[0], kp[0], kp[1])])
     tsc = np.stack([np.where(swap[0, ..., 0], sc[1], sc[0]), np.where(swap[0, ..., 0], sc[0], sc[1])])
-    with_ids = read_skeleton(write_coco(tmp_path / 'ids.json', traded, tsc, ids=True, order=shuffled(2)), layout='penn13')
+    with_ids = read_skeleton(write_coco(tmp_path / 'ids.json', traded, tsc, ids=True, order=shuffled(2)),
+                             layout='penn13')
     np.testing.assert_array_equal(with_ids.keypoints, by_mean_score(traded, tsc)[0])
-    no_ids = read_skeleton(write_coco(tmp_path / 'noids.json', traded, tsc, ids=False, order=shuffled(2)), layout='penn13')
+    no_ids = read_skeleton(write_coco(tmp_path / 'noids.json', traded, tsc, ids=False, order=shuffled(2)),
+                           layout='penn13')
     np.testing.assert_array_equal(no_ids.keypoints, by_mean_score(kp, sc)[0])   # overlap follows the places
 
 
@@ -222,7 +242,9 @@ def test_top_m_persons_by_mean_score(tmp_path):
     kp, sc = synthetic_persons(3)
     levels = np.float32([0.5, 0.9, 0.7])[:, None, None]
     sc = np.where(sc > 0, levels, 0).astype(np.float32)
-    sc[1, :10] = 0; kp[1, :10] = 0            # the most confident person is absent in 10 of 16 frames: lowest mean
+    # the most confident person is absent in 10 of 16 frames: lowest mean
+    sc[1, :10] = 0
+    kp[1, :10] = 0
     sk = read_skeleton(write_openpose(tmp_path / 'op', kp, sc, order=shuffled(3)), layout='penn13', max_persons=2)
     assert sk.num_persons == 2
     means = [sc[m].mean() for m in range(3)]
@@ -243,7 +265,8 @@ def test_real_ntu_skeleton_through_read_skeleton():
     np.testing.assert_array_equal(sk.keypoints, np.where(tracked[..., None], ref['keypoint2d'], 0))
     penn = read_skeleton(f, layout='penn13')      # the named joints carried over
     for v, j in enumerate(SKELETON_LAYOUTS['penn13'].joints):
-        np.testing.assert_array_equal(penn.keypoints[..., v, :], sk.keypoints[..., SKELETON_LAYOUTS['ntu25'].joints.index(j), :])
+        ntu_v = SKELETON_LAYOUTS['ntu25'].joints.index(j)
+        np.testing.assert_array_equal(penn.keypoints[..., v, :], sk.keypoints[..., ntu_v, :])
     with pytest.raises(SkeletonError, match=r'S001C001P001R001A001\.skeleton: skeleton has 103 frames, the video 100'):
         read_skeleton(f, num_frames=100)
 
@@ -258,39 +281,63 @@ def test_real_penn_label_through_read_skeleton(name):
     np.testing.assert_array_equal(sk.keypoints, ref['keypoint'][None])
     assert (sk.scores == 1).all()
     H, W = ref['dimensions'][:2]
-    with pytest.raises(SkeletonError, match=rf'{name}\.mat: skeleton is for {H}x{W} \(HxW\) frames, the video\'s are 1x1'):
+    with pytest.raises(SkeletonError,
+                       match=rf'{name}\.mat: skeleton is for {H}x{W} \(HxW\) frames, the video\'s are 1x1'):
         read_skeleton(f, img_shape=(1, 1))
 
 
 # ------------------------------------------------ bad input: one line naming the file
 
 def _coco(tmp, anns, name='bad.json'):
-    (tmp / name).write_text(json.dumps(anns)); return tmp / name
+    (tmp / name).write_text(json.dumps(anns))
+    return tmp / name
 
+
+J17 = [1, 2, 1] * 17                # 17 joints, each at (1, 2) with score 1
 
 BAD = {
-    'keypoints not a multiple of 3': (lambda t: _coco(t, {'annotations': [{'frame_index': 0, 'keypoints': [1, 2, 1, 3]}]}),
-                                      'bad.json: annotation 0: keypoints has 4 values, not a multiple of 3'),
-    'not 17 joints': (lambda t: _coco(t, [{'frame_index': 0, 'keypoints': [1, 2, 1] * 18}]), 'bad.json: annotation 0: 18 joints; expected 17'),
-    'no frame number': (lambda t: _coco(t, [{'keypoints': [1, 2, 1] * 17}]), 'bad.json: annotation 0: no frame number'),
-    'image_id not listed': (lambda t: _coco(t, {'images': [{'id': 1}], 'annotations': [{'image_id': 2, 'keypoints': [1, 2, 1] * 17}]}),
-                            "bad.json: annotation 0: image_id 2 is not in 'images'"),
+    'keypoints not a multiple of 3': (
+        lambda t: _coco(t, {'annotations': [{'frame_index': 0, 'keypoints': [1, 2, 1, 3]}]}),
+        'bad.json: annotation 0: keypoints has 4 values, not a multiple of 3'),
+    'not 17 joints': (
+        lambda t: _coco(t, [{'frame_index': 0, 'keypoints': [1, 2, 1] * 18}]),
+        'bad.json: annotation 0: 18 joints; expected 17'),
+    'no frame number': (
+        lambda t: _coco(t, [{'keypoints': J17}]),
+        'bad.json: annotation 0: no frame number'),
+    'image_id not listed': (
+        lambda t: _coco(t, {'images': [{'id': 1}], 'annotations': [{'image_id': 2, 'keypoints': J17}]}),
+        "bad.json: annotation 0: image_id 2 is not in 'images'"),
     'neither format': (lambda t: _coco(t, {'foo': 1}), "bad.json: not a COCO-keypoints JSON"),
     'no person': (lambda t: _coco(t, {'annotations': []}), 'bad.json: no annotations'),
-    'not JSON': (lambda t: (t / 'bad.json').write_text('{"annotations": [') and t / 'bad.json', 'bad.json: not a JSON file'),
-    'ids for some': (lambda t: _coco(t, [{'frame_index': 0, 'keypoints': [1, 2, 1] * 17, 'track_id': 3},
-                                         {'frame_index': 1, 'keypoints': [1, 2, 1] * 17}]), 'bad.json: 1 of 2 detections have a person id'),
-    'id twice in a frame': (lambda t: _coco(t, [{'frame_index': 0, 'keypoints': [1, 2, 1] * 17, 'track_id': 3}] * 2),
-                            'bad.json: person id 3 twice in frame 0'),
-    'openpose 17 joints': (lambda t: _coco(t, {'people': [{'pose_keypoints_2d': [1, 2, 1] * 17}]}, 'f_000000000000_keypoints.json'),
-                           'f_000000000000_keypoints.json: person 0: 17 joints; expected 25 or 18'),
-    'no joint at all': (lambda t: _coco(t, {'people': [{'pose_keypoints_2d': [0, 0, 0] * 25}]}, 'z_000000000000_keypoints.json'),
-                        'z_000000000000_keypoints.json: no joint detected in any frame'),
+    'not JSON': (
+        lambda t: (t / 'bad.json').write_text('{"annotations": [') and t / 'bad.json',
+        'bad.json: not a JSON file'),
+    'ids for some': (
+        lambda t: _coco(t, [{'frame_index': 0, 'keypoints': J17, 'track_id': 3}, {'frame_index': 1, 'keypoints': J17}]),
+        'bad.json: 1 of 2 detections have a person id'),
+    'id twice in a frame': (
+        lambda t: _coco(t, [{'frame_index': 0, 'keypoints': J17, 'track_id': 3}] * 2),
+        'bad.json: person id 3 twice in frame 0'),
+    'openpose 17 joints': (
+        lambda t: _coco(t, {'people': [{'pose_keypoints_2d': J17}]}, 'f_000000000000_keypoints.json'),
+        'f_000000000000_keypoints.json: person 0: 17 joints; expected 25 or 18'),
+    'no joint at all': (
+        lambda t: _coco(t, {'people': [{'pose_keypoints_2d': [0, 0, 0] * 25}]}, 'z_000000000000_keypoints.json'),
+        'z_000000000000_keypoints.json: no joint detected in any frame'),
     'empty folder': (lambda t: (t / 'empty').mkdir() or t / 'empty', 'empty: folder has no .json files'),
-    'unknown suffix': (lambda t: (t / 'bad.csv').write_text('x') and t / 'bad.csv', "bad.csv: unknown skeleton format '.csv'"),
-    'corrupt mat': (lambda t: (t / 'bad.mat').write_bytes(b'not a mat file') and t / 'bad.mat', 'bad.mat: not a readable MATLAB'),
-    'corrupt skeleton': (lambda t: (t / 'bad.skeleton').write_text('2\n1\nx\n') and t / 'bad.skeleton', 'bad.skeleton: line 3'),
-    'corrupt pickle': (lambda t: (t / 'bad.pkl').write_bytes(pickle.dumps([1])[:-3]) and t / 'bad.pkl', 'bad.pkl: not a valid pickle'),
+    'unknown suffix': (
+        lambda t: (t / 'bad.csv').write_text('x') and t / 'bad.csv',
+        "bad.csv: unknown skeleton format '.csv'"),
+    'corrupt mat': (
+        lambda t: (t / 'bad.mat').write_bytes(b'not a mat file') and t / 'bad.mat',
+        'bad.mat: not a readable MATLAB'),
+    'corrupt skeleton': (
+        lambda t: (t / 'bad.skeleton').write_text('2\n1\nx\n') and t / 'bad.skeleton',
+        'bad.skeleton: line 3'),
+    'corrupt pickle': (
+        lambda t: (t / 'bad.pkl').write_bytes(pickle.dumps([1])[:-3]) and t / 'bad.pkl',
+        'bad.pkl: not a valid pickle'),
 }
 
 
@@ -304,12 +351,15 @@ def test_bad_input_names_the_file(tmp_path, case):
 def test_frame_count_gaps_and_image_size(tmp_path):
     kp, sc = synthetic_persons(1)
     folder = write_openpose(tmp_path / 'op', kp, sc)
-    with pytest.raises(SkeletonError, match=r'op: skeleton has 16 frames, the video 15'): read_skeleton(folder, num_frames=15)
+    with pytest.raises(SkeletonError, match=r'op: skeleton has 16 frames, the video 15'):
+        read_skeleton(folder, num_frames=15)
     f = write_coco(tmp_path / 'c.json', kp, sc)
-    with pytest.raises(SkeletonError, match=r'c\.json: skeleton is for 64x64 \(HxW\) frames'): read_skeleton(f, img_shape=(480, 640))
+    with pytest.raises(SkeletonError, match=r'c\.json: skeleton is for 64x64 \(HxW\) frames'):
+        read_skeleton(f, img_shape=(480, 640))
     with pytest.raises(SkeletonError, match=r'c2\.json: skeleton has 16 frames, the video 12'):
         read_skeleton(write_coco(tmp_path / 'c2.json', kp, sc, images=False), num_frames=12)
     (folder / 'video_000000000007_keypoints.json').unlink()
-    with pytest.raises(SkeletonError, match=r'op: OpenPose frame numbers skip from 6 \(no file for frame 7\)'): read_skeleton(folder)
+    with pytest.raises(SkeletonError, match=r'op: OpenPose frame numbers skip from 6 \(no file for frame 7\)'):
+        read_skeleton(folder)
     with pytest.raises(ValueError, match='unknown joint layout'): read_skeleton(f, layout='smpl24')
     assert isinstance(read_skeleton(f), Skeleton)

@@ -1,4 +1,5 @@
-"""Tests of deform3d.data.synthetic and deform3d.data.render: determinism, on-disk formats, and the properties its classes are designed to have."""
+"""Tests of deform3d.data.synthetic and deform3d.data.render: determinism, on-disk formats, and the properties its
+classes are designed to have."""
 import hashlib, json
 from pathlib import Path
 import numpy as np
@@ -35,7 +36,8 @@ def _anns(root: Path) -> list[dict]:
 def test_determinism(ds):
     (a, _), (b, _), (c, _) = ds['a'], ds['b'], ds['c']
     pa, pb, pc = ((r / 'annotations.pkl').read_bytes() for r in (a, b, c))
-    assert hashlib.sha256(pa).digest() == hashlib.sha256(pb).digest()   # same seed: same pickle bytes, whatever the workers
+    # same seed: same pickle bytes, whatever the workers
+    assert hashlib.sha256(pa).digest() == hashlib.sha256(pb).digest()
     assert pa != pc
     names = [x['frame_dir'] for x in _anns(a)]
     for n in names[::7]:
@@ -88,7 +90,8 @@ def test_keypoints_on_figure(ds):
         t = np.broadcast_to(np.arange(T)[:, None], ok.shape)
         at_joint.append(diff[t[ok], ij[ok][:, 1], ij[ok][:, 0]])
         ys, xs = np.mgrid[0:64, 0:64]
-        dist = np.sqrt((xs[None, None] - kp[..., 0, None, None]) ** 2 + (ys[None, None] - kp[..., 1, None, None]) ** 2).min(1)
+        dx, dy = xs[None, None] - kp[..., 0, None, None], ys[None, None] - kp[..., 1, None, None]
+        dist = np.sqrt(dx ** 2 + dy ** 2).min(1)
         far.append(diff[dist > 12])
     at_joint, far = np.concatenate(at_joint), np.concatenate(far)
     assert np.median(at_joint) > 4 * np.median(far) + 20, (np.median(at_joint), np.median(far))
@@ -96,7 +99,7 @@ def test_keypoints_on_figure(ds):
 
 
 def _motion_stats(kp: np.ndarray) -> np.ndarray:
-    "Per clip, scale-free: speed of the faster wrist, vertical range of the hips, height of the higher wrist above the head."
+    "Per clip, scale-free: speed of the faster wrist, vertical range of the hips, higher wrist's height above the head."
     kp = kp[0]
     hb = np.ptp(kp[..., 1], axis=1).mean()
     wrist_speed = max(np.linalg.norm(np.diff(kp[:, w], axis=0), axis=-1).mean() for w in WRISTS.values()) / hb
@@ -136,7 +139,7 @@ def test_appearance_twins_same_motion_other_object(ds):
 
 
 def test_motions_separable_in_pose(ds):
-    "The five motions are told apart by the keypoints alone: leave-one-out nearest centroid on five statistics, >= 95 %."
+    "The five motions are told apart by the keypoints alone: leave-one-out nearest centroid, five statistics, >= 95 %."
     root, _ = ds['a']
     anns = _anns(root)
     X = np.stack([motion_statistics(x['keypoint'][0]) for x in anns])
@@ -155,12 +158,15 @@ def test_motions_separable_in_pose(ds):
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match='even'): write_synthetic(tmp_path / 'x', size=(63, 64))
     with pytest.raises(ValueError, match='num_clips'): write_synthetic(tmp_path / 'x', num_clips=0)
-    with pytest.raises(FileNotFoundError, match='no Penn Action label files'): write_synthetic(tmp_path / 'x', pose_source=tmp_path)
+    with pytest.raises(FileNotFoundError, match='no Penn Action label files'):
+        write_synthetic(tmp_path / 'x', pose_source=tmp_path)
 
 
-@pytest.mark.skipif(not PENN.exists(), reason='../shared/realdata/pennaction/labels not found (real data is not part of the repository)')
+@pytest.mark.skipif(not PENN.exists(),
+                    reason='../shared/realdata/pennaction/labels not found (real data is not part of the repository)')
 def test_penn_pose_source(tmp_path):
-    s = write_synthetic(tmp_path / 'penn', pose_source=PENN, classes=['squat', 'jump_rope'], limit=4, num_frames=T, workers=1)
+    s = write_synthetic(tmp_path / 'penn', pose_source=PENN, classes=['squat', 'jump_rope'], limit=4, num_frames=T,
+                        workers=1)
     assert s['classes'] == ['jump_rope', 'squat'] and s['num_clips'] == 8
     data = load_pyskl_pickle(tmp_path / 'penn' / 'annotations.pkl')
     meta = json.loads((tmp_path / 'penn' / 'meta.json').read_text())
@@ -179,7 +185,8 @@ def test_penn_pose_source(tmp_path):
         scale = np.ptp(kp[..., 1]) / np.ptp(ref[..., 1])
         np.testing.assert_allclose(kp - kp.mean((0, 1)), (ref - ref.mean((0, 1))) * scale, atol=1e-2)
         assert video_info(tmp_path / 'penn' / 'videos' / f"{x['frame_dir']}.mp4")[0] == T
-    with pytest.raises(ValueError, match='not found'): write_synthetic(tmp_path / 'y', pose_source=PENN, classes=['juggling'])
+    with pytest.raises(ValueError, match='not found'):
+        write_synthetic(tmp_path / 'y', pose_source=PENN, classes=['juggling'])
 
 
 def test_round_trip_through_dataset(ds):

@@ -1,4 +1,4 @@
-"Tests of deform3d.model.deformable beyond the notebook: reference agreement of the whole 3DTS, axis order, small inputs."
+"Tests of deform3d.model.deformable beyond the notebook: the whole 3DTS against Algorithm A3, axis order, small inputs."
 import math
 import pytest
 import torch
@@ -29,9 +29,11 @@ def test_single_axis_move_reads_that_axis(axis):
     torch.manual_seed(2)
     T, H, W = 3, 4, 5
     z = torch.randn(1, 2, T, H, W)
-    pos = torch.stack(torch.meshgrid(torch.arange(W - 1.), torch.arange(H - 1.), torch.arange(T - 1.), indexing='xy'), -1)
+    grid = torch.meshgrid(torch.arange(W - 1.), torch.arange(H - 1.), torch.arange(T - 1.), indexing='xy')
+    pos = torch.stack(grid, -1)
     pos = rearrange(pos, 'h w t three -> t h w three')           # (x, y, z) at every token but the last of each axis
-    shift = torch.zeros(3); shift[axis] = 1
+    shift = torch.zeros(3)
+    shift[axis] = 1
     got = sample_tokens(z, tokens_to_points(pos + shift, (T, H, W))[None, None])
     sl = [slice(0, T - 1), slice(0, H - 1), slice(0, W - 1)]      # tensor order (T, H, W)
     sl[2 - axis] = slice(1, None)                                  # x -> W (last), z -> T (first)

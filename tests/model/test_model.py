@@ -41,7 +41,8 @@ def test_presets_and_validation():
 
 def test_non_default_strides_build_and_run():
     "joint_stride / temporal_stride reach the modules and change the output (Fig. 7(a) sweeps them)."
-    cfg = ModelConfig.tiny(4, 13, num_frames=4, img_size=16, depth=1, joint_stride=1, temporal_window=2, temporal_stride=2)
+    cfg = ModelConfig.tiny(4, 13, num_frames=4, img_size=16, depth=1,
+                           joint_stride=1, temporal_window=2, temporal_stride=2)
     torch.manual_seed(0)
     model = Deformer3D(cfg).eval()
     assert (model.blocks[0].joint.stride, model.blocks[0].temporal.stride, model.blocks[0].temporal.window) == (1, 2, 2)

@@ -1,13 +1,15 @@
 "Joint and temporal stride attention (deform3d.model.stride): batched path vs loop reference, locality, cost scaling."
 import pytest, torch
-from deform3d.model.stride import (JointStrideAttention, TemporalStrideAttention, window_starts, window_pairs_loop, KV_WINDOWS,
-                             window_index, window_dependency, attention_scores, attention_flops, full_attention_scores)
+from deform3d.model.stride import (JointStrideAttention, TemporalStrideAttention, window_starts, window_pairs_loop,
+                                   KV_WINDOWS, window_index, window_dependency,
+                                   attention_scores, attention_flops, full_attention_scores)
 
-# One case per property, not the cross product: Penn Action (R=13, wnd=4), two persons of COCO-17 (R=34), three persons with
-# a wider window, odd windows, window 1, window > L, L == window, K = 0/1/2 modal tokens, then strides other than wnd // 2
-# (1, odd, = window) for Fig. 7(a).
-JOINT_CASES = [(13, 4, 2, None), (34, 4, 1, None), (51, 6, 0, None), (13, 3, 1, None), (13, 1, 2, None), (3, 4, 0, None),
-               (4, 4, 2, None), (2, 1, 1, None), (13, 4, 2, 1), (17, 6, 1, 3), (13, 4, 0, 4), (10, 5, 2, 5)]
+# One case per property, not the cross product: Penn Action (R=13, wnd=4), two persons of COCO-17 (R=34), three persons
+# with a wider window, odd windows, window 1, window > L, L == window, K = 0/1/2 modal tokens, then strides other than
+# wnd // 2 (1, odd, = window) for Fig. 7(a).
+JOINT_CASES = [(13, 4, 2, None), (34, 4, 1, None), (51, 6, 0, None), (13, 3, 1, None), (13, 1, 2, None),
+               (3, 4, 0, None), (4, 4, 2, None), (2, 1, 1, None), (13, 4, 2, 1), (17, 6, 1, 3), (13, 4, 0, 4),
+               (10, 5, 2, 5)]
 TEMPORAL_CASES = [(12, 4, None), (13, 4, None), (9, 3, None), (6, 1, None), (3, 8, None), (5, 5, None), (32, 8, None),
                   (12, 4, 1), (12, 4, 3), (12, 4, 4), (16, 8, 2), (9, 3, 3)]
 
@@ -33,7 +35,7 @@ def test_temporal_matches_loop_reference(T, wnd, stride):
         torch.testing.assert_close(m(x), m.loop_reference(x), atol=1e-5, rtol=1e-5)
 
 def test_window_starts():
-    "Vectorised windows equal the loop for every L < 30, window < 8, stride in [1, window] and pairing; queries cover every token."
+    "Vectorised windows equal the loop for every L < 30, window < 8, stride and pairing; queries cover every token."
     for kv in KV_WINDOWS:
         for L in range(1, 30):
             for wnd in range(1, 8):
@@ -41,14 +43,16 @@ def test_window_starts():
                     q_idx, kv_idx, counts = window_index(L, wnd, stride=stride, kv_windows=kv)
                     pairs = window_pairs_loop(L, wnd, stride=stride, kv_windows=kv)
                     assert [(a.tolist(), b.tolist()) for a, b in zip(q_idx, kv_idx)] == pairs, (kv, L, wnd, stride)
-                    assert counts.min() >= 1 and counts.sum() == q_idx.numel(), (L, wnd, stride)   # every token in a query window
+                    # every token in a query window
+                    assert counts.min() >= 1 and counts.sum() == q_idx.numel(), (L, wnd, stride)
                     assert q_idx.max() < L and kv_idx.max() < L and q_idx.min() >= 0 and kv_idx.min() >= 0
                     q = window_starts(L, wnd, stride=stride)
                     if L > wnd: assert (q.diff() <= (stride or max(wnd // 2, 1))).all() and q[-1] == L - wnd
-                    if kv != 'paper': assert torch.bincount(kv_idx.flatten(), minlength=L).min() >= 1   # every token a key
+                    if kv != 'paper':                                      # every token a key
+                        assert torch.bincount(kv_idx.flatten(), minlength=L).min() >= 1
 
 def test_stride_validation():
-    "stride None is the paper's floor(wnd/2); a stride outside [1, window] is rejected (it would leave tokens uncovered)."
+    "stride None is the paper's floor(wnd/2); a stride outside [1, window] is rejected (it leaves tokens uncovered)."
     assert window_starts(13, 4, stride=None).tolist() == window_starts(13, 4, stride=2).tolist()
     assert window_starts(13, 4, stride=4).tolist() == [0, 4, 8, 9]
     for bad in (0, 5, -1, 2.0):
@@ -76,7 +80,8 @@ def test_temporal_locality_far_frame():
     torch.manual_seed(0)
     m = TemporalStrideAttention(16, num_heads=2, window=4, mlp_ratio=2.).eval()
     x = torch.randn(1, 24, 3, 16)
-    x2 = x.clone(); x2[:, 20] += torch.randn(3, 16)
+    x2 = x.clone()
+    x2[:, 20] += torch.randn(3, 16)
     with torch.no_grad(): d = (m(x2) - m(x)).abs().amax(dim=(0, 2, 3))
     assert torch.equal(d > 0, window_dependency(24, 4)[:, 20])          # the frames whose key windows hold frame 20
     assert (d[:16] == 0).all() and (d[16:22] > 0).all()
@@ -89,9 +94,11 @@ def test_grad_batch_bf16():
     (p.square().mean() + mo.square().mean() + t(x).square().mean()).backward()
     for mod in (j, t):
         assert all(q.grad is not None and q.grad.abs().sum() > 0 for q in mod.parameters())
-    j.eval(); t.eval()
+    j.eval()
+    t.eval()
     with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
-        pb, _ = j(pose, modal[:, :, :0]); yb = t(x)
+        pb, _ = j(pose, modal[:, :, :0])
+        yb = t(x)
     assert pb.shape == pose.shape and torch.isfinite(pb).all() and yb.shape == x.shape
 
 def test_cost_scaling():
@@ -102,7 +109,8 @@ def test_cost_scaling():
         R = 17 * M
         pose, modal = torch.empty(1, T, R, D, device='meta'), torch.empty(1, T, K, D, device='meta')
         assert attention_scores(j, pose, modal, persons=M) == h * M * len(window_starts(17, 4)) * (T * (4 + K)) ** 2
-        assert attention_scores(j, pose, modal) == h * len(window_starts(R, 4)) * (T * (4 + K)) ** 2   # one person of R joints
+        # one person of R joints
+        assert attention_scores(j, pose, modal) == h * len(window_starts(R, 4)) * (T * (4 + K)) ** 2
         assert full_attention_scores(j.block, torch.cat([pose, modal], 2)) == h * (T * (R + K)) ** 2
     j1 = JointStrideAttention(D, num_heads=h, window=4, stride=1).to('meta')         # stride 1 (R = 102)
     assert attention_scores(j1, pose, modal) == h * len(window_starts(R, 4, stride=1)) * (T * (4 + K)) ** 2
@@ -128,7 +136,7 @@ def test_flops_match_scores():
 @pytest.mark.parametrize("kv", KV_WINDOWS)
 @pytest.mark.parametrize("ffn", ("token", "window"))
 def test_masked_matches_loop_reference(kv, ffn):
-    "Two persons of Penn's 13 joints with absent joints, a whole absent person in one sample: batched path = loop, finite."
+    "Two persons of Penn's 13 joints, absent joints, a whole absent person in one sample: batched path = loop, finite."
     torch.manual_seed(1)
     j = JointStrideAttention(16, num_heads=2, window=4, kv_windows=kv, ffn=ffn, mlp_ratio=2.).eval()
     t = TemporalStrideAttention(16, num_heads=2, window=4, kv_windows=kv, ffn=ffn, mlp_ratio=2.).eval()
@@ -145,7 +153,7 @@ def test_masked_matches_loop_reference(kv, ffn):
     assert all(torch.isfinite(x).all() for x in got)
 
 def test_absent_person_changes_nothing():
-    "Per-person windows: appending an entirely absent person leaves the present person's and the modal outputs unchanged."
+    "Per-person windows: appending an absent person leaves the present person's and the modal outputs unchanged."
     torch.manual_seed(2)
     j = JointStrideAttention(16, num_heads=2, window=4, mlp_ratio=2.).eval()
     pose, modal = torch.randn(1, 5, 13, 16), torch.randn(1, 5, 2, 16)
@@ -158,5 +166,5 @@ def test_absent_person_changes_nothing():
     torch.testing.assert_close(m2, m1, atol=1e-5, rtol=1e-5)
     concat = JointStrideAttention(16, num_heads=2, window=4, mlp_ratio=2., per_person=False).eval()
     concat.load_state_dict(j.state_dict())
-    with torch.no_grad():                                           # the paper's concatenated windows: the padded person does matter
+    with torch.no_grad():                          # the paper's concatenated windows: the padded person does matter
         assert not torch.allclose(concat(pad, modal, present=present, persons=2)[1], concat(pose, modal)[1], atol=1e-4)

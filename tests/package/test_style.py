@@ -1,11 +1,13 @@
-"""House style that ruff does not see: the one-line docstrings (a module's is its notebook's description) fit a reader's
-glance. Line width and `;` are ruff's (pyproject [tool.ruff], `make lint`)."""
+"""House style that ruff does not see: the package's lines fit 120 characters but for the `__all__` line nbdev
+writes, and the one-line docstrings (a module's is its notebook's description) fit a reader's glance. The tests' line
+width and `;` everywhere are ruff's (pyproject [tool.ruff], `make lint`)."""
 import ast
 from pathlib import Path
 
 import pytest
 
 PKG = Path(__file__).resolve().parents[2] / 'deform3d'
+MAX_LINE = 120                                  # characters of a line (timm's rule)
 MAX_DOC = 100                                   # characters of a one-line docstring, and of a module's first line
 MODULES = sorted(p for p in PKG.rglob('*.py') if p.name != '_modidx.py')
 
@@ -20,6 +22,25 @@ def long_docstrings(source: str) -> list[str]:
         doc = ast.get_docstring(node, clean=False)
         if doc and '\n' not in doc.strip() and len(doc.strip()) > MAX_DOC: found.append(f'{node.name}: {doc.strip()}')
     return found
+
+
+def wide_lines(source: str) -> list[int]:
+    "Line numbers of `source` wider than `MAX_LINE`, except the first line of nbdev's generated `__all__`."
+    lines = source.splitlines()
+    auto = [n for n, line in enumerate(lines, 1) if line == '# %% auto #0']       # the cell nbdev writes `__all__` in
+    generated = {n + 1 for n in auto if n < len(lines) and lines[n].startswith('__all__')}
+    return [n for n, line in enumerate(lines, 1) if len(line) > MAX_LINE and n not in generated]
+
+
+@pytest.mark.parametrize('path', MODULES, ids=lambda p: str(p.relative_to(PKG)))
+def test_lines_fit(path):
+    wide = wide_lines(path.read_text())
+    assert not wide, f'{path.name}: lines over {MAX_LINE} characters: {wide}'
+
+
+def test_the_check_sees_planted_lines():
+    wide = 'x = ' + '1' * MAX_LINE
+    assert wide_lines(f'# %% auto #0\n__all__ = {"a" * MAX_LINE}\n{wide}\n__all__ = {"b" * MAX_LINE}\n') == [3, 4]
 
 
 @pytest.mark.parametrize('path', MODULES, ids=lambda p: str(p.relative_to(PKG)))

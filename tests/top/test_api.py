@@ -1,6 +1,6 @@
-"""deform3d.api on a tiny checkpoint trained here on the synthetic set: it reproduces `deform3d predict` (which wraps it)
-and `deform3d eval`; a COCO-keypoints JSON and an OpenPose folder written here from the synthetic set's own keypoints
-give the prediction of the set's own skeleton; a skeleton that does not fit the video is one error line."""
+"""deform3d.api on a tiny checkpoint trained here on the synthetic set: it reproduces `deform3d predict` (which wraps
+it) and `deform3d eval`; a COCO-keypoints JSON and an OpenPose folder written here from the synthetic set's own
+keypoints give the prediction of the set's own skeleton; a skeleton that does not fit the video is one error line."""
 import json, os, subprocess, sys
 from pathlib import Path
 
@@ -15,18 +15,20 @@ from deform3d.data.skeletons import SkeletonError
 from deform3d.data.synthetic import write_synthetic
 from deform3d.training.train import train
 
-TINY = ['model.num_frames=4', 'model.img_size=32', 'model.width=4', 'model.depth=1', 'model.num_heads=2', 'model.mlp_ratio=1.0',
-        'train.batch_size=4', 'train.epochs=1', 'train.warmup_epochs=0.5', 'train.threads=1']
+TINY = ['model.num_frames=4', 'model.img_size=32', 'model.width=4', 'model.depth=1', 'model.num_heads=2',
+        'model.mlp_ratio=1.0', 'train.batch_size=4', 'train.epochs=1', 'train.warmup_epochs=0.5', 'train.threads=1']
 SIZE, FRAMES = 32, 8
 
 # joint names as each tool writes them (independent of deform3d.data.skeletons' tables)
 PENN = ('head', 'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist', 'left_hip',
         'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle')
 COCO17 = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder', 'right_shoulder', 'left_elbow',
-          'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle')
-BODY25 = ('nose', 'neck', 'right_shoulder', 'right_elbow', 'right_wrist', 'left_shoulder', 'left_elbow', 'left_wrist', 'mid_hip',
-          'right_hip', 'right_knee', 'right_ankle', 'left_hip', 'left_knee', 'left_ankle', 'right_eye', 'left_eye', 'right_ear',
-          'left_ear', 'left_big_toe', 'left_small_toe', 'left_heel', 'right_big_toe', 'right_small_toe', 'right_heel')
+          'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle',
+          'right_ankle')
+BODY25 = ('nose', 'neck', 'right_shoulder', 'right_elbow', 'right_wrist', 'left_shoulder', 'left_elbow', 'left_wrist',
+          'mid_hip', 'right_hip', 'right_knee', 'right_ankle', 'left_hip', 'left_knee', 'left_ankle', 'right_eye',
+          'left_eye', 'right_ear', 'left_ear', 'left_big_toe', 'left_small_toe', 'left_heel', 'right_big_toe',
+          'right_small_toe', 'right_heel')
 
 
 def tool_rows(kp, sc, names):
@@ -61,7 +63,8 @@ def test_api_reproduces_predict_and_eval(run):
     for _, row in preds.head(3).iterrows():
         video = syn / 'videos' / f"{row['name']}.mp4"
         p = inference_recognizer(rec, video, syn / 'annotations.pkl', topk=10)
-        assert p.labels[0] == row['pred_name'] and abs(p.probs[0] - row['prob']) < 1e-5        # what `deform3d eval` computed
+        # what `deform3d eval` computed
+        assert p.labels[0] == row['pred_name'] and abs(p.probs[0] - row['prob']) < 1e-5
     p3 = inference_recognizer(rec, video, syn / 'annotations.pkl', topk=4, clips=3)
     r = cli('predict', ckpt, video, '--skeleton', syn / 'annotations.pkl', '--topk', 4, '--clips', 3, '--json')
     assert r.returncode == 0, r.stderr
@@ -82,15 +85,18 @@ def test_coco_json_and_openpose_folder_give_the_prediction_of_the_sets_skeleton(
         assert (sc == 0).any() or checked, 'the synthetic set drops joints: absent joints must be exercised'
         coco = tool_rows(kp, sc, COCO17)
         (tmp_path / 'c.json').write_text(json.dumps({
-            'images': [{'id': 100 + t, 'file_name': f'{t:06d}.jpg', 'height': SIZE, 'width': SIZE} for t in range(FRAMES)],
+            'images': [{'id': 100 + t, 'file_name': f'{t:06d}.jpg', 'height': SIZE, 'width': SIZE}
+                       for t in range(FRAMES)],
             'annotations': [{'id': t, 'image_id': 100 + t, 'category_id': 1, 'keypoints': coco[t].ravel().tolist()}
                             for t in range(FRAMES) if sc[t].any()],
             'categories': [{'id': 1, 'name': 'person'}]}))
-        op = tmp_path / f"op_{a['frame_dir']}"; op.mkdir()
+        op = tmp_path / f"op_{a['frame_dir']}"
+        op.mkdir()
         body = tool_rows(kp, sc, BODY25)
         for t in range(FRAMES):
             people = [{'person_id': [-1], 'pose_keypoints_2d': body[t].ravel().tolist()}] if sc[t].any() else []
-            (op / f"{a['frame_dir']}_{t:012d}_keypoints.json").write_text(json.dumps({'version': 1.3, 'people': people}))
+            frame = op / f"{a['frame_dir']}_{t:012d}_keypoints.json"
+            frame.write_text(json.dumps({'version': 1.3, 'people': people}))
         own = inference_recognizer(rec, video, syn / 'annotations.pkl', topk=10)
         for skeleton in (tmp_path / 'c.json', op):
             p = inference_recognizer(rec, video, skeleton, topk=10)
@@ -117,7 +123,8 @@ def test_a_skeleton_that_does_not_fit_the_video_is_one_error_line(run, tmp_path)
     (tmp_path / 'big.json').write_text(json.dumps(big))
     r = cli('predict', ckpt, video, '--skeleton', tmp_path / 'short.json')
     assert r.returncode == 1 and r.stdout == ''
-    assert r.stderr.count('\n') == 1 and f'skeleton has {FRAMES - 1} frames, the video {FRAMES}' in r.stderr, r.stderr
+    assert r.stderr.count('\n') == 1, r.stderr
+    assert f'skeleton has {FRAMES - 1} frames, the video {FRAMES}' in r.stderr, r.stderr
     assert str(tmp_path / 'short.json') in r.stderr
     with pytest.raises(SkeletonError, match=rf"big.json: skeleton is for {2 * SIZE}x{SIZE} \(HxW\) frames"):
         inference_recognizer(init_recognizer(ckpt, device='cpu'), video, tmp_path / 'big.json')

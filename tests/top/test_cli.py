@@ -19,7 +19,8 @@ def run(*args, check=True):
     "`deform3d ARGS` in a subprocess (the console script's module)."
     r = subprocess.run([sys.executable, '-m', 'deform3d.cli', *map(str, args)], capture_output=True, text=True,
                        env={**os.environ, 'OMP_NUM_THREADS': '1'})
-    if check and r.returncode != 0: raise AssertionError(f'deform3d {args} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}')
+    if check and r.returncode != 0:
+        raise AssertionError(f'deform3d {args} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}')
     return r
 
 
@@ -45,27 +46,32 @@ def trained(synth, tmp_path_factory):
 def test_train_writes_run(trained, synth):
     out, printed, stderr = trained
     # the command ends by saying where its outputs are, and what is there
-    assert stderr.strip().splitlines()[-1] == f'deform3d train: outputs in {out}/: ' + ', '.join(sorted(p.name + '/' * p.is_dir() for p in out.iterdir()))
+    listed = ', '.join(sorted(p.name + '/' * p.is_dir() for p in out.iterdir()))
+    assert stderr.strip().splitlines()[-1] == f'deform3d train: outputs in {out}/: ' + listed
     assert {'log_steps.csv', 'metrics.json', 'checkpoints'} <= {p.name for p in out.iterdir()}
-    for f in ('checkpoints/last.pt', 'log.csv', 'metrics.json', 'curves.png', 'confusion.png', 'predictions.csv', 'per_class.csv', 'config.yaml'):
+    for f in ('checkpoints/last.pt', 'log.csv', 'metrics.json', 'curves.png', 'confusion.png', 'predictions.csv',
+              'per_class.csv', 'config.yaml'):
         assert (out / f).is_file(), f
     m = json.loads((out / 'metrics.json').read_text())
     assert {'top1', 'top5', 'mean_class_accuracy', 'loss'} <= set(m) and m['top1'] == printed['top1']
     log = pd.read_csv(out / 'log.csv')
     assert log['epoch'].tolist() == [1, 2] and log['test_top1'].notna().all()
     preds = pd.read_csv(out / 'predictions.csv')
-    assert len(preds) == m['num_samples'] and abs(preds['correct'].mean() - m['top1']) < 1e-6   # CSV agrees with the metric
-    ck = load_checkpoint(out / 'checkpoints' / 'last.pt')                                       # weights_only=True
+    # the CSV agrees with the metric
+    assert len(preds) == m['num_samples'] and abs(preds['correct'].mean() - m['top1']) < 1e-6
+    ck = load_checkpoint(out / 'checkpoints' / 'last.pt')                   # weights_only=True
     assert ck['epoch'] == 2 and len(ck['classes']) == 10 and ck['config']['model']['width'] == 4
 
 
 def test_eval_matches_train(trained, synth, tmp_path):
     out, _, _ = trained
-    r = run('eval', 'demo', '--checkpoint', out / 'checkpoints' / 'last.pt', *sets(synth), '--out', tmp_path, '--quiet')
-    assert r.stderr.strip().splitlines()[-1] == f'deform3d eval: outputs in {tmp_path}/: confusion.png, metrics.json, per_class.csv, predictions.csv'
+    ckpt = out / 'checkpoints' / 'last.pt'
+    r = run('eval', 'demo', '--checkpoint', ckpt, *sets(synth), '--out', tmp_path, '--quiet')
+    assert r.stderr.strip().splitlines()[-1] == (f'deform3d eval: outputs in {tmp_path}/: '
+                                                 'confusion.png, metrics.json, per_class.csv, predictions.csv')
     m, m0 = json.loads((tmp_path / 'metrics.json').read_text()), json.loads((out / 'metrics.json').read_text())
     assert abs(m['top1'] - m0['top1']) < 1e-6 and abs(m['loss'] - m0['loss']) < 1e-4     # same weights, same test set
-    r2 = run('eval', 'demo', '--checkpoint', out / 'checkpoints' / 'last.pt', *sets(synth), '--clips', 3, '--out', tmp_path / 'k3', '--quiet')
+    r2 = run('eval', 'demo', '--checkpoint', ckpt, *sets(synth), '--clips', 3, '--out', tmp_path / 'k3', '--quiet')
     m3 = json.loads((tmp_path / 'k3' / 'metrics.json').read_text())
     assert m3['clips'] == 3 and m3['num_samples'] == m['num_samples']
 
@@ -73,8 +79,8 @@ def test_eval_matches_train(trained, synth, tmp_path):
 def test_predict(trained, synth):
     out, _, _ = trained
     name = pd.read_csv(out / 'predictions.csv')['name'][0]
-    r = run('predict', out / 'checkpoints' / 'last.pt', synth / 'videos' / f'{name}.mp4', '--skeleton', synth / 'annotations.pkl',
-            '--topk', 3, '--json')
+    r = run('predict', out / 'checkpoints' / 'last.pt', synth / 'videos' / f'{name}.mp4',
+            '--skeleton', synth / 'annotations.pkl', '--topk', 3, '--json')
     res = json.loads(r.stdout)
     assert r.stderr.strip().splitlines()[-1].endswith('are printed above (stdout); no files written')
     assert len(res) == 3 and all(a['probability'] >= b['probability'] for a, b in zip(res, res[1:]))
@@ -87,7 +93,8 @@ def test_predict(trained, synth):
 
 def test_nan_guard(synth, tmp_path):
     # 30 training clips, batch 4 -> 7 steps per epoch; global step 8 is step 2 of epoch 2
-    r = run('train', 'demo', *sets(synth, ['train.inject_nan_at=8', 'train.epochs=3']), '--out', tmp_path, '--quiet', check=False)
+    nan_at_8 = sets(synth, ['train.inject_nan_at=8', 'train.epochs=3'])
+    r = run('train', 'demo', *nan_at_8, '--out', tmp_path, '--quiet', check=False)
     assert r.returncode == 1
     assert 'non-finite training loss' in r.stderr and 'epoch 2, step 2/7' in r.stderr
     assert load_checkpoint(tmp_path / 'checkpoints' / 'last.pt')['epoch'] == 1      # the last good checkpoint is kept

@@ -33,7 +33,8 @@ def checkpoint(tmp_path_factory):
     from deform3d.training.config import load_config
     from deform3d.training.builders import build_model
     from deform3d.training.checkpoint import atomic_save
-    cfg = load_config({'model': {'preset': 'tiny', 'num_classes': 3, 'num_joints': 13, 'depth': 1, 'num_frames': 4, 'img_size': 32}})
+    cfg = load_config({'model': {'preset': 'tiny', 'num_classes': 3, 'num_joints': 13, 'depth': 1, 'num_frames': 4,
+                                 'img_size': 32}})
     p = tmp_path_factory.mktemp('ck') / 'last.pt'
     from deform3d.training.config import to_dict
     atomic_save({'model': build_model(cfg).state_dict(), 'config': to_dict(cfg), 'classes': ['a', 'b', 'c']}, p)
@@ -45,7 +46,8 @@ def test_bad_checkpoint(kind, checkpoint, tmp_path):
     bad = tmp_path / f'{kind}.pt'
     bad.write_bytes({'random': np.random.default_rng(0).bytes(5000), 'empty': b'',
                      'truncated': checkpoint.read_bytes()[:checkpoint.stat().st_size // 2]}[kind])
-    video = tmp_path / 'v.mp4'; video.write_bytes(b'x')
+    video = tmp_path / 'v.mp4'
+    video.write_bytes(b'x')
     r = run('predict', bad, video, '--skeleton', tmp_path / 's.mat')
     line = one_line_error(r, str(bad), 'not a deform3d checkpoint')
     assert 'weights_only' not in r.stderr                   # never the advice to load a corrupt file unsafely
@@ -68,7 +70,8 @@ def test_truncated_video_refused(tmp_path):
     from deform3d.data.datasets import load_sample
     cut = tmp_path / 'S001C001P001R001A001_rgb.avi'
     cut.write_bytes(NTU_AVI.read_bytes()[:20_000])
-    code = f"from deform3d.data.datasets import load_sample; load_sample({str(cut)!r}, {str(NTU_SKEL)!r}, clip_len=8, img_size=32)"
+    code = (f"from deform3d.data.datasets import load_sample\n"
+            f"load_sample({str(cut)!r}, {str(NTU_SKEL)!r}, clip_len=8, img_size=32)")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert r.returncode != 0 and 'the container declares 103 frames but only 1 can be decoded' in r.stderr
     assert 'error while decoding MB' not in r.stderr        # decoder chatter does not reach the user
@@ -77,18 +80,22 @@ def test_truncated_video_refused(tmp_path):
 
 
 def test_other_joint_layout(checkpoint):
-    "An NTU (25-joint) skeleton on a 13-joint checkpoint is converted to the checkpoint's layout (deform3d.data.skeletons); a joint count of no known layout is one clear error."
+    """An NTU (25-joint) skeleton on a 13-joint checkpoint is converted to the checkpoint's layout
+    (deform3d.data.skeletons); a joint count of no known layout is one clear error."""
     if not NTU_AVI.exists(): pytest.skip('../shared/realdata absent: no real NTU files')
     r = run('predict', checkpoint, NTU_AVI, '--skeleton', NTU_SKEL, '--topk', '2')
     assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == 2 and 'Traceback' not in r.stderr, r
     from deform3d.api import init_recognizer, inference_recognizer
     rec = init_recognizer(checkpoint)
-    with pytest.raises(ValueError, match=r"the checkpoint expects 13 joints \(its layout 'penn13'\), the skeleton has 20") as e:
+    twenty = r"the checkpoint expects 13 joints \(its layout 'penn13'\), the skeleton has 20"
+    with pytest.raises(ValueError, match=twenty) as e:
         inference_recognizer(rec, NTU_AVI, np.zeros((1, 103, 20, 2), np.float32))
     assert '\n' not in str(e.value)
-    with pytest.raises(ValueError, match=r"expects 13 joints .* has 25 \(the 'ntu25' or 'openpose25' layout: pass layout= to convert it\)"):
-        inference_recognizer(rec, NTU_AVI, np.zeros((1, 103, 25, 2), np.float32))
-    assert inference_recognizer(rec, NTU_AVI, np.zeros((1, 103, 25, 2), np.float32), layout='ntu25').labels    # converted when named
+    ntu = np.zeros((1, 103, 25, 2), np.float32)
+    hint = r"\(the 'ntu25' or 'openpose25' layout: pass layout= to convert it\)"
+    with pytest.raises(ValueError, match=r"expects 13 joints .* has 25 " + hint):
+        inference_recognizer(rec, NTU_AVI, ntu)
+    assert inference_recognizer(rec, NTU_AVI, ntu, layout='ntu25').labels     # converted when named
 
 
 def test_empty_split(tmp_path):
@@ -97,18 +104,25 @@ def test_empty_split(tmp_path):
     write_synthetic(root, num_clips=4, seed=0, num_frames=4, size=(32, 32), workers=1)
     import pickle
     ann = pickle.loads((root / 'annotations.pkl').read_bytes())
-    ann['split']['test'] = []; (root / 'annotations.pkl').write_bytes(pickle.dumps(ann))
-    r = run('train', 'demo', '--set', f'data.root={root}', '--set', 'train.epochs=1', '--out', tmp_path / 'run', '--quiet')
-    one_line_error(r, str(root), "'test' split of synthetic has no clips", 'found 0 samples', 'expected annotations.pkl')
+    ann['split']['test'] = []
+    (root / 'annotations.pkl').write_bytes(pickle.dumps(ann))
+    r = run('train', 'demo', '--set', f'data.root={root}', '--set', 'train.epochs=1', '--out', tmp_path / 'run',
+            '--quiet')
+    one_line_error(r, str(root), "'test' split of synthetic has no clips", 'found 0 samples',
+                   'expected annotations.pkl')
 
 
 def test_debug_shows_traceback(tmp_path):
-    bad = tmp_path / 'x.pt'; bad.write_bytes(b'')
+    bad = tmp_path / 'x.pt'
+    bad.write_bytes(b'')
     r = run('--debug', 'predict', bad, tmp_path / 'v.mp4', '--skeleton', tmp_path / 's.mat')
     assert r.returncode == 1 and 'Traceback' in r.stderr and 'deform3d: error:' in r.stderr
 
 
-@pytest.mark.parametrize('argv', [['--help'], *[[c, '--help'] for c in ('synth', 'train', 'eval', 'predict', 'report', 'config', 'reproduce')]])
+COMMANDS = ('synth', 'train', 'eval', 'predict', 'report', 'config', 'reproduce')
+
+
+@pytest.mark.parametrize('argv', [['--help'], *[[c, '--help'] for c in COMMANDS]])
 def test_help_without_torch(argv):
     code = ("import sys; from deform3d.cli import main\n"
             "try: main(sys.argv[1:])\nexcept SystemExit as e: assert e.code == 0\n"

@@ -16,7 +16,8 @@ def make(*args):
 def test_sync_check_keeps_the_install_up_to_date():
     if shutil.which('make') is None or shutil.which('git') is None: pytest.skip('make or git is not installed')
     if not (ROOT / '.venv' / '.installed').is_file(): pytest.skip('no make-built .venv here (run make install)')
-    if make('-q', 'install').returncode != 0: pytest.skip('the install is older than pyproject.toml: run make install first')
+    if make('-q', 'install').returncode != 0:
+        pytest.skip('the install is older than pyproject.toml: run make install first')
     before, stamp = (ROOT / 'pyproject.toml').read_bytes(), (ROOT / '.venv' / '.installed').stat().st_mtime_ns
     r = make('-s', 'check-sync')
     assert r.returncode == 0, r.stdout + r.stderr

@@ -30,18 +30,21 @@ def _nb(path: Path, source: str):
 
 def test_runner_records_failures_without_stopping(tmp_path, capsys):
     "Real papermill runs: the failing notebook comes first, the next one still runs, both leave a record."
-    nbs = tmp_path / 'nbs'; nbs.mkdir()
+    nbs = tmp_path / 'nbs'
+    nbs.mkdir()
     _nb(nbs / 'table5_modal_tokens.ipynb', "raise RuntimeError('deliberate failure 1234')")
     _nb(nbs / 'table4_attention_ablation.ipynb',
         "from deform3d.paper.records import write_metrics\n"
-        "write_metrics(out_dir, 'table4', [dict(row='deformable', column='pennaction_top1', value=12.5)], notes='test')")
+        "write_metrics(out_dir, 'table4', [dict(row='deformable', column='pennaction_top1', value=12.5)], "
+        "notes='test')")
     plan = plan_runs(resolve_targets(['table5', 'table4']), smoke=True)
     recs = run_targets(plan, out_root=tmp_path / 'out', tables_dir=tmp_path / 'tables', nb_dir=nbs, log=lambda *a: None)
     assert [r['status'] for r in recs] == ['failed', 'ok']
     assert 'deliberate failure 1234' in recs[0]['error']
     assert recs[1]['metrics']['table4']['rows'][0]['value'] == 12.5
     for r in recs:
-        assert (ROOT / r['output_notebook']).exists() and not Path(r['output_notebook']).is_absolute()   # one output notebook per run
+        # one output notebook per run
+        assert (ROOT / r['output_notebook']).exists() and not Path(r['output_notebook']).is_absolute()
         saved = json.loads((tmp_path / 'tables' / 'runs' / f"{r['run_id']}.json").read_text())
         assert saved['status'] == r['status'] and saved['parameters']['smoke'] is True
         assert saved['packages']['torch'] and saved['hardware']['cpu_count'] >= 1 and saved['wall_time_s'] > 0
@@ -50,9 +53,11 @@ def test_runner_records_failures_without_stopping(tmp_path, capsys):
     rc = reproduce_main(['table5', 'table4', '--smoke', '--nbs', str(nbs), '--out', str(tmp_path / 'out'),
                            '--tables', str(tmp_path / 'tables')])
     assert rc == 1 and (tmp_path / 'tables' / 'table4.md').exists() and not (tmp_path / 'tables' / 'table5.md').exists()
-    printed = capsys.readouterr().out.strip().splitlines()     # it ends by saying where the run folders and the tables are
+    # it ends by saying where the run folders and the tables are
+    printed = capsys.readouterr().out.strip().splitlines()
     assert printed[-2] == f"run folders and output notebooks under {tmp_path / 'out'}"
-    assert printed[-1].startswith(f"wrote 2 files under {tmp_path / 'tables'} (records in {tmp_path / 'tables' / 'runs'}): table4.md")
+    tables = tmp_path / 'tables'
+    assert printed[-1].startswith(f"wrote 2 files under {tables} (records in {tables / 'runs'}): table4.md")
 
 
 def _record(run_id, target, rows, *, started, setting='smoke', dataset='synthetic', status='ok', figures=None):
@@ -65,13 +70,17 @@ def _record(run_id, target, rows, *, started, setting='smoke', dataset='syntheti
 
 
 def test_tables_from_synthetic_records(tmp_path):
-    runs = tmp_path / 'runs'; runs.mkdir()
+    runs = tmp_path / 'runs'
+    runs.mkdir()
     row = lambda key, v: dict(row=key, column='pennaction_top1', value=v)
     recs = [_record('t5-old', 'table5', [row('cross', 10.0)], started='2026-01-01T00:00:00'),
-            _record('t5-new', 'table5', [row('none', 40.0), row('single', 50.0), row('cross', 60.0)], started='2026-01-02T00:00:00'),
-            _record('t5-paper', 'table5', [row('cross', 99.0)], started='2026-01-03T00:00:00', setting='paper', dataset='pennaction'),
+            _record('t5-new', 'table5', [row('none', 40.0), row('single', 50.0), row('cross', 60.0)],
+                    started='2026-01-02T00:00:00'),
+            _record('t5-paper', 'table5', [row('cross', 99.0)], started='2026-01-03T00:00:00', setting='paper',
+                    dataset='pennaction'),
             _record('t5-failed', 'table5', [], started='2026-01-04T00:00:00', status='failed'),
-            _record('fig7b-1', 'fig7b', [dict(row='frames=4', column='top1', value=33.0, frames=4)], started='2026-01-02T00:00:00')]
+            _record('fig7b-1', 'fig7b', [dict(row='frames=4', column='top1', value=33.0, frames=4)],
+                    started='2026-01-02T00:00:00')]
     for r in recs: (runs / f"{r['run_id']}.json").write_text(json.dumps(r))
     written = build_tables(tmp_path, REF)
     assert {p.name for p in written} == {'table5.csv', 'table5.md', 'fig7b.csv', 'fig7b.md'}

@@ -19,10 +19,13 @@ def captured(monkeypatch):
         calls.append(list(cmd))
         if '--node_rank=0' in cmd or '--standalone' in cmd:      # rank 0 lives on node 0: it writes the metrics there
             out = Path(cmd[cmd.index('deform3d.training.train') + 2])
-            (out / 'metrics.json').write_text(json.dumps({'top1': .5, 'top5': 1., 'mean_class_accuracy': .5, 'loss': 1.}))
-        return real_popen([sys.executable, '-c', 'pass'], *a, **kw)     # a process that succeeds at once, in torchrun's place
+            (out / 'metrics.json').write_text(
+                json.dumps({'top1': .5, 'top5': 1., 'mean_class_accuracy': .5, 'loss': 1.}))
+        # a process that succeeds at once, in torchrun's place
+        return real_popen([sys.executable, '-c', 'pass'], *a, **kw)
     monkeypatch.setattr(deform3d.training.distributed.subprocess, 'Popen', fake_popen)
-    monkeypatch.setattr(deform3d.training.train, 'check_launch', lambda cfg, gpus: None)   # no devices or data here: only the plumbing
+    # no devices or data here: only the plumbing
+    monkeypatch.setattr(deform3d.training.train, 'check_launch', lambda cfg, gpus: None)
     monkeypatch.delenv('LOCAL_RANK', raising=False)
     return calls
 
@@ -43,7 +46,8 @@ def test_node_arguments_reach_torchrun(captured, tmp_path, capsys, nnodes, rank,
 
 @pytest.mark.parametrize('nodes', [[], ['--nnodes', '2', '--node-rank', '0', '--master-addr', 'node0']])
 def test_node_zero_prints_the_metrics_and_one_node_stays_standalone(captured, tmp_path, capsys, nodes):
-    assert main(['train', 'demo', '--set', f'data.root={tmp_path}', '--out', str(tmp_path / 'r'), '--gpus', '2', *nodes]) == 0
+    assert main(['train', 'demo', '--set', f'data.root={tmp_path}', '--out', str(tmp_path / 'r'),
+                 '--gpus', '2', *nodes]) == 0
     assert json.loads(capsys.readouterr().out)['top1'] == .5
     assert ('--standalone' in captured[0]) == (not nodes) and '--nproc_per_node=2' in captured[0]
 
@@ -51,7 +55,8 @@ def test_node_zero_prints_the_metrics_and_one_node_stays_standalone(captured, tm
 @pytest.mark.parametrize('args,message', [
     (['--nnodes', '2'], 'torchrun: 2 nodes need the address of node 0 (--master-addr HOST)'),
     (['--nnodes', '2', '--node-rank', '2', '--master-addr', 'h'], 'torchrun: node rank 2 is not in 0..1'),
-    (['--nnodes', '2', '--master-addr', 'h', '--master-port', '70000'], 'torchrun: master port 70000 is not a TCP port'),
+    (['--nnodes', '2', '--master-addr', 'h', '--master-port', '70000'],
+     'torchrun: master port 70000 is not a TCP port'),
 ])
 def test_bad_node_arguments_are_one_line(captured, tmp_path, capsys, args, message):
     assert main(['train', 'demo', '--set', f'data.root={tmp_path}', '--out', str(tmp_path / 'r'), *args]) == 1

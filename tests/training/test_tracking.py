@@ -14,8 +14,9 @@ from deform3d.training.config import ConfigError, load_config, validate
 from deform3d.data.synthetic import write_synthetic
 from deform3d.training.train import train
 
-TINY = ['model.num_frames=4', 'model.img_size=32', 'model.width=4', 'model.depth=1', 'model.num_heads=2', 'model.mlp_ratio=1.0',
-        'train.batch_size=8', 'train.warmup_epochs=0.5', 'train.threads=1', 'train.eval_every=1', 'train.logger=tensorboard']
+TINY = ['model.num_frames=4', 'model.img_size=32', 'model.width=4', 'model.depth=1', 'model.num_heads=2',
+        'model.mlp_ratio=1.0', 'train.batch_size=8', 'train.warmup_epochs=0.5', 'train.threads=1', 'train.eval_every=1',
+        'train.logger=tensorboard']
 
 
 @pytest.fixture(scope='module')
@@ -56,7 +57,8 @@ def test_event_files_hold_the_logged_scalars(synth, tmp_path):
     ea = events(out)
     assert [e.step for e in ea.Scalars('step/train_loss')] == list(range(3 * steps))
     assert [e.step for e in ea.Scalars('epoch/train_loss')] == [steps - 1, 2 * steps - 1, 3 * steps - 1]
-    np.testing.assert_allclose([e.value for e in ea.Scalars('epoch/train_loss')], pd.read_csv(out / 'log.csv')['train_loss'], rtol=1e-6)
+    np.testing.assert_allclose([e.value for e in ea.Scalars('epoch/train_loss')],
+                               pd.read_csv(out / 'log.csv')['train_loss'], rtol=1e-6)
 
 
 def test_csv_logger_writes_no_events_and_unknown_loggers_are_refused(synth, tmp_path):
