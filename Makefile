@@ -12,10 +12,11 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # torch==2.13.0 is the CPU build on this machine's disk; a bare `torch` would pull a multi-GB CUDA build.
+# The pose extra (MediaPipe's BlazePose) is installed for the `poses` tests; it adds about 20 s to a fresh install.
 # pyproject keeps a range (torch>=2.3) so GPU users keep the build they have.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,pose]"
 	touch $(STAMP)
 
 install: $(STAMP)

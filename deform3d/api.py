@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 from .training.config import ExperimentConfig, resolve
@@ -22,10 +23,15 @@ from .training.evaluate import clip_average
 from .explain import explain_sample
 from .data.skeletons import (SKELETON_LAYOUTS, Skeleton, SkeletonError, convert_layout, read_skeleton, skeleton_format,
                              skeleton_layout)
-from .data.transforms import LAYOUTS, ClipTransform
+from .data.transforms import LAYOUTS, ClipTransform, sample_indices
+from .data.video import video_info
+from .data.poses import POSE_EXTRA_HINT, PoseExtraMissing, estimate_poses, extract_skeleton, have_pose_extra
+from .utils import check_choice
+from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['LAYOUT_BY_JOINTS', 'Recognizer', 'init_recognizer', 'Prediction', 'inference_recognizer', 'explain_prediction']
+__all__ = ['LAYOUT_BY_JOINTS', 'Recognizer', 'init_recognizer', 'extract_pose', 'Prediction', 'inference_recognizer',
+           'explain_prediction', 'classify_windows']
 
 # %% ../nbs/41_api.ipynb #4361019a
 LAYOUT_BY_JOINTS = {l.num_joints: name for name, l in LAYOUTS.items()}
@@ -71,13 +77,13 @@ def init_recognizer(checkpoint: str | os.PathLike | dict,   # a checkpoint file 
 
 # %% ../nbs/41_api.ipynb #5ab8436e
 class _Clip(PoseVideoDataset):
-    "The test-time dataset of one clip; its frames may be a `(T, H, W, 3)` uint8 array (key 'array')."
+    "Test-time clips: frames of a `(T, H, W, 3)` uint8 array ('array') or a window of a video."
     def video_meta(self, rec: dict) -> tuple[int, int, int]:
         if 'array' in rec: return tuple(rec['array'].shape[:3])
-        return super().video_meta(rec)
+        return rec['meta'] if 'meta' in rec else super().video_meta(rec)
     def read_frames(self, rec: dict, indices: np.ndarray, size) -> np.ndarray:
         if 'array' in rec: return rec['array'][indices]
-        return super().read_frames(rec, indices, size)
+        return super().read_frames(rec, indices + rec.get('offset', 0), size)
 
 def _video_source(video, ds: _Clip) -> tuple[dict, int, tuple[int, int], str]:
     "(record fields, frame count, (H, W), stem or None) of a video file, frame folder or uint8 array."
@@ -138,6 +144,19 @@ def _skeleton_arrays(skeleton, rec: Recognizer, *, num_frames: int, img_shape: t
     kp, sc = convert_layout(kp, sc, src, rec.layout)
     return kp, sc, img_shape
 
+def extract_pose(video,                      # a video file or a (T, H, W, 3) uint8 RGB array
+                 layout: str,                # the joint layout wanted (the recognizer's)
+                 indices=None,               # frames to estimate, each on its own; None: every frame, tracked
+                ) -> Skeleton:
+    "BlazePose skeleton of `video` (the `pose` extra) in `layout`; frames not in `indices` are absent."
+    if not have_pose_extra(): raise PoseExtraMissing(f"the model reads skeletons and none was given: {POSE_EXTRA_HINT}")
+    if isinstance(video, (str, os.PathLike)): return extract_skeleton(video, indices, layout=layout)
+    T, H, W, _ = video.shape
+    keep = np.arange(T) if indices is None else np.unique(np.asarray(indices))
+    kp, sc = np.zeros((1, T, 33, 2), np.float32), np.zeros((1, T, 33), np.float32)
+    kp[:, keep], sc[:, keep] = estimate_poses(video[keep], tracking=indices is None)
+    return Skeleton(kp, sc, 'blazepose33', (H, W), 'array').to_layout(layout)
+
 def _pyskl_entry(path, name: str) -> str | None:
     "The `frame_dir` of the video `name` in the PYSKL pickle `path`; None for a one-clip pickle."
     # `name` matches with or without the FineGYM id markers (`gym_clip_key`)
@@ -161,6 +180,9 @@ class Prediction:
     clip_logits: np.ndarray          # (clips, num_classes)
     # the model input: video (K, 3, T, S, S), keypoints (K, M, T, V, 2), scores (K, M, T, V)
     inputs: dict = field(repr=False)
+    frame_indices: np.ndarray | None = None      # (clips, T) the video frames each clip sampled
+    skeleton: Skeleton | None = field(default=None, repr=False)  # every frame's, in the model's layout (None: RGB-only)
+    img_shape: tuple[int, int] | None = None     # (H, W) of the video's frames
 
     def top(self) -> list[tuple[str, float]]: return list(zip(self.labels, self.probs))
 
@@ -173,14 +195,19 @@ def inference_recognizer(recognizer: Recognizer,
                          topk: int = 5,
                          frame_dir: str | None = None,  # PYSKL pickle of several clips: which (default: video's stem)
                          layout: str | None = None,     # layout of array keypoints (default: the recognizer's)
+                         pose_frames: str = 'all',      # no skeleton given: BlazePose tracks 'all' frames, or 'sampled'
                         ) -> Prediction:
-    "Classify one video and its skeleton with a `Recognizer`."
+    "Classify one video and its skeleton with a `Recognizer`; no skeleton: BlazePose's (`pose` extra)."
     if clips < 1: raise ValueError(f"clips must be >= 1, got {clips}")
     if topk < 1: raise ValueError(f"topk must be >= 1, got {topk}")
+    check_choice('pose_frames', pose_frames, ('sampled', 'all'))
     r = recognizer
     ds = _Clip([], layout=r.layout, classes=r.classes, clip_len=r.clip_len, img_size=r.img_size, train=False,
                num_clips=clips, num_persons=r.num_persons, transform=r.transform)
     src, n, img_shape, name = _video_source(video, ds)
+    inds = sample_indices(n, r.clip_len, num_clips=clips, train=False)     # what `ds.load` samples (test time)
+    if skeleton is None and r.uses_pose:
+        skeleton = extract_pose(src.get('array', video), r.layout, None if pose_frames == 'all' else inds.flatten())
     kp, sc, shape = _skeleton_arrays(skeleton, r, num_frames=n, img_shape=tuple(img_shape), name=name,
                                      frame_dir=frame_dir, layout=layout)
     ds.records.append(dict(src, name=name or 'array', label=0, keypoint=kp, keypoint_score=sc, img_shape=shape,
@@ -192,8 +219,9 @@ def inference_recognizer(recognizer: Recognizer,
     p, i = probs.topk(min(topk, len(r.classes)))
     lead = 2 if clips > 1 else 1                        # (1, K, ...) or (1, ...) -> (K, ...)
     inputs = {k: batch[k].reshape(clips, *batch[k].shape[lead:]) for k in ('video', 'keypoints', 'scores')}
+    sk = None if skeleton is None else Skeleton(kp, sc, r.layout, shape, str(video) if name else 'array')
     return Prediction([r.classes[int(c)] for c in i], [int(c) for c in i], [float(v) for v in p],
-                      probs.numpy(), logits.numpy(), inputs)
+                      probs.numpy(), logits.numpy(), inputs, inds, sk, tuple(img_shape))
 
 def explain_prediction(recognizer: Recognizer, prediction: Prediction, out_dir: str | os.PathLike, *,
                        clip: int = 0) -> dict:
@@ -203,3 +231,53 @@ def explain_prediction(recognizer: Recognizer, prediction: Prediction, out_dir: 
     joint_names = list(skeleton_layout(recognizer.layout).joints)
     return explain_sample(recognizer.model, sample, out_dir, joint_names=joint_names,
                           title=f'{prediction.labels[0]} ({prediction.probs[0]:.2f})')
+
+# %% ../nbs/41_api.ipynb #ee0a49e6
+@torch.no_grad()
+def classify_windows(recognizer: Recognizer,
+                     video,                     # a video file or a (T, H, W, 3) uint8 RGB array
+                     skeleton=None,             # as for `inference_recognizer`; None: extracted (pose models)
+                     *,
+                     window: float,             # seconds per window
+                     stride: float | None = None,   # seconds between window starts (default: `window`)
+                     fps: float | None = None,  # frames per second (default: the video file's; needed for an array)
+                     batch_size: int = 16,      # windows per forward pass
+                     frame_dir: str | None = None,
+                     layout: str | None = None,
+                     progress: bool = False,
+                    ) -> pd.DataFrame:
+    "The top class of each `window`-second window of a video, `stride` s apart, a batch per forward."
+    r, stride = recognizer, window if stride is None else stride
+    if window <= 0 or stride <= 0: raise ValueError(f"window and stride must be > 0 seconds, got {window}, {stride}")
+    if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    ds = _Clip([], layout=r.layout, classes=r.classes, clip_len=r.clip_len, img_size=r.img_size, train=False,
+               num_clips=1, num_persons=r.num_persons, transform=r.transform)
+    src, n, (H, W), name = _video_source(video, ds)
+    if fps is None:
+        if name is None or 'frames' in src: raise ValueError("classify_windows: pass fps= for frames, not a video file")
+        fps = video_info(src['video'])[3]
+    where = str(video) if name else 'video array'
+    w, s = round(window * fps), max(1, round(stride * fps))
+    if w > n:
+        raise ValueError(f"{where}: the window ({window:g} s = {w} frames at {fps:g} fps) is longer than the clip "
+                         f"({n} frames = {n / fps:.2f} s)")
+    if w < 1: raise ValueError(f"{where}: the window ({window:g} s) is shorter than one frame at {fps:g} fps")
+    starts = np.arange(0, n - w + 1, s)
+    if skeleton is None and r.uses_pose:
+        skeleton = extract_pose(src.get('array', video), r.layout)        # tracked (see inference_recognizer)
+    kp, sc, shape = _skeleton_arrays(skeleton, r, num_frames=n, img_shape=(H, W), name=name, frame_dir=frame_dir,
+                                     layout=layout)
+    for i, t in enumerate(starts):
+        part = {'array': src['array'][t:t + w]} if 'array' in src else dict(src, offset=int(t), meta=(w, H, W))
+        ds.records.append(dict(part, name=f'{name or "array"}@{t}', label=0, keypoint=kp[:, t:t + w],
+                               keypoint_score=sc[:, t:t + w], img_shape=shape, source=where))
+    rows = []
+    for b in tqdm(range(0, len(starts), batch_size), desc='windows', unit='batch', disable=not progress):
+        idx = range(b, min(b + batch_size, len(starts)))
+        batch = collate([ds.load(i) for i in idx], num_persons=r.num_persons)
+        probs = forward(r.model, to_device(batch, r.device)).float().cpu().softmax(-1)   # (B, C): one forward
+        p, c = probs.max(-1)
+        rows += [dict(window=i, start_frame=int(starts[i]), end_frame=int(starts[i]) + w, start_s=starts[i] / fps,
+                      end_s=(starts[i] + w) / fps, label=r.classes[ci], prob=pi)
+                 for i, pi, ci in zip(idx, p.tolist(), c.tolist())]
+    return pd.DataFrame(rows)

@@ -11,9 +11,9 @@ from pathlib import Path
 from .paper.targets import TARGETS
 
 # %% auto #0
-__all__ = ['COMMANDS', 'add_reproduce_parser', 'outputs_line', 'cmd_synth', 'cmd_bench', 'cmd_config', 'cmd_report',
-           'cmd_reproduce', 'reproduce_main', 'cmd_train', 'cmd_eval', 'cmd_predict', 'error_line', 'exit_status',
-           'main']
+__all__ = ['COMMANDS', 'add_reproduce_parser', 'outputs_line', 'cmd_synth', 'cmd_prepare', 'cmd_bench', 'cmd_config',
+           'cmd_report', 'cmd_reproduce', 'reproduce_main', 'cmd_train', 'cmd_eval', 'cmd_predict', 'cmd_poses',
+           'error_line', 'exit_status', 'main']
 
 # %% ../nbs/43_cli.ipynb #d49dc22e
 def _parser() -> argparse.ArgumentParser:
@@ -60,12 +60,33 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument('video', help='video file or folder of frame images')
     q.add_argument('--skeleton', default=None,
                    help="COCO-keypoints JSON, OpenPose folder, PYSKL pickle, NTU .skeleton or Penn .mat "
-                        "(converted to the checkpoint's joint layout; omit only for an RGB-only model)")
+                        "(converted to the checkpoint's joint layout; omitted: BlazePose extracts it, the pose extra)")
     q.add_argument('--frame-dir', default=None,
                    help='the annotation to use in a PYSKL pickle (default: the video file stem)')
     q.add_argument('--topk', type=int, default=5, help='classes to print (default 5)')
     q.add_argument('--clips', type=int, default=1, help='clips averaged (default 1)')
     q.add_argument('--json', action='store_true', help='print the result as JSON')
+    q.add_argument('--out-video', default=None, metavar='MP4',
+                   help='write the clip with the skeleton and the top-k classes drawn on every frame')
+    q.add_argument('--attention', action='store_true',
+                   help="with --out-video: draw the 3D token search's attended points on the sampled frames (Fig. 5)")
+    q.add_argument('--window', type=float, default=None, metavar='SECONDS',
+                   help='classify a sliding window of SECONDS over a long video: the top class per window')
+    q.add_argument('--stride', type=float, default=None, metavar='SECONDS',
+                   help='with --window: seconds between window starts (default: --window)')
+    q.add_argument('--csv', default=None, metavar='FILE', help='with --window: also write the windows as CSV')
+    q.add_argument('--batch-size', type=int, default=16, help='with --window: windows per forward pass (default 16)')
+
+    po = sub.add_parser('poses', help="skeletons of videos (BlazePose, the pose extra) into a PYSKL pickle")
+    po.add_argument('inputs', nargs='+', metavar='VIDEO_OR_FOLDER',
+                    help='video files and/or folders (searched recursively)')
+    po.add_argument('--out', required=True, metavar='FILE.pkl',
+                    help='PYSKL pickle to write; a rerun skips the videos already in it')
+    po.add_argument('--layout', default='blazepose33',
+                    help='joint layout written: blazepose33 (default), coco17, ntu25, penn13, openpose25, openpose18')
+    po.add_argument('--persons', type=int, default=1,
+                    help='persons looked for in each frame (default 1; 2 for two-person actions, twice the time)')
+    po.add_argument('--quiet', action='store_true', help='no progress bars')
 
     r = sub.add_parser('report', help='write RUN/report.md')
     r.add_argument('run', help='run folder written by deform3d train')
@@ -77,6 +98,23 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser('config', help='print the resolved config')
     c.add_argument('config', help='YAML file or shipped config name')
     c.add_argument('--set', dest='overrides', **setarg)
+
+    pr = sub.add_parser('prepare', help="convert a raw dataset once into the layout deform3d reads fastest")
+    pr.add_argument('dataset', nargs='?', metavar='DATASET', help='ntu60, ntu120, pennaction or finegym')
+    pr.add_argument('--src', help='the dataset as distributed (NTU: .skeleton + _rgb.avi files; Penn Action: frames/ + '
+                    'labels/; FineGYM: event videos, gym_hrnet.pkl and the Gym99 lists)')
+    pr.add_argument('--out', help='the prepared tree (made; a rerun skips what is done and verified)')
+    pr.add_argument('--workers', type=int, default=1, help='processes (default 1)')
+    pr.add_argument('--dry-run', action='store_true',
+                    help='say what would be done and the disk it needs; write nothing')
+    pr.add_argument('--check', metavar='PREPARED', help='re-verify a prepared tree (decodes every video)')
+    pr.add_argument('--missing', help="NTU: the official missing-skeleton list (its samples are left out and listed)")
+    pr.add_argument('--ann-file', help='FineGYM: the pose pickle (default SRC/gym_hrnet.pkl)')
+    pr.add_argument('--train-list', help='FineGYM: the Gym99 train list (default SRC/gym99_train_element_v1.1.txt)')
+    pr.add_argument('--test-list', help='FineGYM: the Gym99 val list (default SRC/gym99_val_element.txt)')
+    pr.add_argument('--short-side', type=int, help='short side of the prepared videos in pixels (default: the measured '
+                    'choice, deform3d.data.prepare.VideoFormat)')
+    pr.add_argument('--keyint', type=int, help='frames from one keyframe to the next (default: the measured choice)')
 
     b = sub.add_parser('bench',
                        help='measure the model against its full-attention counterpart (speed, memory, FLOP growth)')
@@ -90,6 +128,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="a torch device (e.g. cuda): the paper preset against attention_scope='full' on it, bf16 and "
                         "float32, written to OUT/device_<type>.csv (default: the CPU suite)")
     b.add_argument('--batch', type=int, default=8, help='clips per step with --device (default 8)')
+    b.add_argument('--loader', action='store_true',
+                   help='measure one data-loader worker instead (clips/s from original and prepared NTU, Penn Action- '
+                        'and FineGYM-like sources, the decode-only limit, workers a GPU needs) into OUT/loader.csv')
+    b.add_argument('--gpu-clips-per-s', type=float, default=None,
+                   help='with --loader: training clips/s of your GPU (default: OUT/device_cuda.csv, else a range)')
+    b.add_argument('--realdata', default='../shared/realdata',
+                   help='with --loader: folder holding ntu/S001C001P001R001A001_rgb.avi and its .skeleton')
 
     add_reproduce_parser(sub)
     return p
@@ -132,11 +177,46 @@ def cmd_synth(a) -> int:
     print(f"wrote {info['num_clips']} clips of {len(info['classes'])} classes to {a.out} in {info['seconds']} s")
     return 0
 
+def cmd_prepare(a) -> int:
+    from deform3d.data.prepare import VideoFormat, check_prepared, prepare, summary_lines
+    if a.check:
+        if a.dataset or a.src or a.out: raise ValueError("prepare --check PREPARED takes no DATASET, --src or --out")
+        dataset, n, problems = check_prepared(a.check)
+        for line in problems: print(line)
+        print(f"deform3d prepare --check: {a.check}: {dataset}, {n} videos, {len(problems)} problem(s)"
+              + (' (listed above)' if problems else ': every video decodes with its frame count and size'))
+        return 1 if problems else 0
+    if not (a.dataset and a.src and a.out):
+        raise ValueError("prepare: give DATASET --src RAW --out PREPARED (or --check PREPARED)")
+    if bool(a.train_list) != bool(a.test_list): raise ValueError("prepare: give both --train-list and --test-list")
+    fmt = VideoFormat(**{k: v for k, v in (('short_side', a.short_side), ('keyint', a.keyint)) if v is not None})
+    lists = {'train': a.train_list, 'val': a.test_list} if a.train_list else None
+    s = prepare(a.dataset, a.src, a.out, workers=a.workers, fmt=fmt, dry_run=a.dry_run, missing=a.missing,
+                ann_file=a.ann_file, lists=lists)
+    for line in summary_lines(s): print(line)
+    if a.dry_run: return 0
+    print(outputs_line('prepare', a.out), file=sys.stderr)
+    return 1 if s['failed'] else 0
+
 def cmd_bench(a) -> int:
     import torch
     from deform3d.bench.model import run_benchmarks
     if a.threads: torch.set_num_threads(a.threads)
     log = lambda *m: print(*m, file=sys.stderr)
+    if a.loader:
+        from deform3d.bench.loader import run_loader_benchmark
+        try: summary, targets, workers = run_loader_benchmark(a.out, realdata=a.realdata, rounds=a.repeats,
+                                                              quick=a.quick, gpu=a.gpu_clips_per_s, log=log)
+        except FileNotFoundError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        import pandas as pd
+        with pd.option_context('display.width', 200, 'display.max_columns', 20, 'display.precision', 2):
+            print(summary.to_string(index=False), targets.to_string(index=False), sep='\n\n')
+            print('\nworker processes (one core each) a GPU needs, by its training clips/s:')
+            print(workers.to_string())
+        print(f"wrote {a.out}/loader.csv, loader_rounds.csv, loader_targets.csv", file=sys.stderr)
+        return 0
     if a.device:
         from deform3d.bench.model import run_device_benchmarks
         df = run_device_benchmarks(a.out, a.device, quick=a.quick, repeats=a.repeats, batch=a.batch, log=log)
@@ -213,21 +293,57 @@ def cmd_eval(a) -> int:
 
 # %% ../nbs/43_cli.ipynb #e0ced024
 def cmd_predict(a) -> int:
-    from deform3d.api import inference_recognizer, init_recognizer
+    from deform3d.api import classify_windows, inference_recognizer, init_recognizer
+    if a.attention and not a.out_video: raise ValueError("predict: --attention draws on the --out-video: give both")
+    if a.window is None and (a.stride is not None or a.csv): raise ValueError("predict: --stride, --csv need --window")
+    if a.window is not None and a.out_video: raise ValueError("predict: --out-video draws one clip, not --window's")
+    if not Path(a.video).exists(): raise FileNotFoundError(f"{a.video}: no such video file or frame folder")
     recognizer = init_recognizer(a.checkpoint)
+    if a.window is not None: return _predict_windows(a, recognizer, classify_windows)
     pred = inference_recognizer(recognizer, a.video, a.skeleton, clips=a.clips, topk=a.topk, frame_dir=a.frame_dir)
     res = pred.top()
     if a.json: print(json.dumps([{'class': c, 'probability': p} for c, p in res]))
     else:
         w = max(len(c) for c, _ in res)
         for c, p in res: print(f'{c:<{w}}  {p:.4f}')
-    print(f'deform3d predict: the top {len(res)} classes of {a.video} are printed above (stdout); no files written',
-          file=sys.stderr)
+    if not a.out_video:
+        print(f'deform3d predict: the top {len(res)} classes of {a.video} are printed above (stdout); no files written',
+              file=sys.stderr)
+        return 0
+    from deform3d.annotate import annotate_video, attention_points
+    att = attention_points(recognizer, pred) if a.attention else None
+    s = annotate_video(a.video, a.out_video, pred, attention=att)
+    note = f', attention on {len(s["attention_frames"])} sampled frames' if att else ''
+    print(f'deform3d predict: the top {len(res)} classes of {a.video} are printed above (stdout); wrote {s["path"]} '
+          f'({s["frames"]} frames of {s["width"]}x{s["height"]}{note})', file=sys.stderr)
     return 0
+
+def _predict_windows(a, recognizer, classify_windows) -> int:
+    "`predict --window`: the top class per window on stdout (and in `--csv`)."
+    from deform3d.utils import atomic_path
+    df = classify_windows(recognizer, a.video, a.skeleton, window=a.window, stride=a.stride, frame_dir=a.frame_dir,
+                          batch_size=a.batch_size, progress=sys.stderr.isatty())
+    if a.json: print(df.to_json(orient='records'))
+    else:
+        w = df['label'].str.len().max()
+        for r in df.itertuples(): print(f'{r.start_s:8.2f} {r.end_s:8.2f}  {r.label:<{w}}  {r.prob:.4f}')
+    if a.csv:
+        with atomic_path(a.csv) as tmp: df.to_csv(tmp, index=False)
+    where = f'; wrote {a.csv}' if a.csv else '; no files written'
+    print(f'deform3d predict: top class of {len(df)} windows of {a.window:g} s (start, end in seconds, class, '
+          f'probability) printed above{where}', file=sys.stderr)
+    return 0
+
+def cmd_poses(a) -> int:
+    from deform3d.data.poses import extract_poses_to_pickle, poses_summary
+    s = extract_poses_to_pickle(a.inputs, a.out, layout=a.layout, persons=a.persons, progress=not a.quiet)
+    print(poses_summary(s))
+    return 1 if s['failed'] else 0
 
 # %% ../nbs/43_cli.ipynb #4bbbb27b
 COMMANDS = {'synth': cmd_synth, 'train': cmd_train, 'eval': cmd_eval, 'predict': cmd_predict, 'report': cmd_report,
-            'config': cmd_config, 'bench': cmd_bench, 'reproduce': cmd_reproduce}
+            'config': cmd_config, 'bench': cmd_bench, 'reproduce': cmd_reproduce, 'prepare': cmd_prepare,
+            'poses': cmd_poses}
 
 def error_line(e: BaseException) -> str:
     "One line for the error `e`: its message (the file and what is wrong), or its type if that is empty."
@@ -245,9 +361,13 @@ def main(argv: list[str] | None = None) -> int:
     try: return COMMANDS[a.command](a)
     except (Exception, KeyboardInterrupt) as e:
         if a.debug: traceback.print_exc()          # `--debug`: the traceback, then the one line
-        known = isinstance(e, (ValueError, FileNotFoundError, KeyError, RuntimeError, OSError, KeyboardInterrupt))
+        known = isinstance(e, (ValueError, FileNotFoundError, KeyError, RuntimeError, OSError, KeyboardInterrupt,
+                               ImportError))
         hint = '' if a.debug or known else ' (deform3d --debug ... shows the traceback)'
-        print(f'deform3d: error: {error_line(e)}{hint}', file=sys.stderr)
+        lines = getattr(e, 'lines', None)          # several problems (a data set's): one line each, then the summary
+        for line in lines or (): print(f"deform3d: error: {' '.join(line.split())}", file=sys.stderr)
+        summary = str(e).splitlines()[0] if lines else error_line(e)
+        print(f'deform3d: error: {summary}{hint}', file=sys.stderr)
         return exit_status(e)
 
 if __name__ == '__main__' and '__file__' in globals(): sys.exit(main())

@@ -27,7 +27,7 @@ __all__ = ['DATASETS', 'DataConfig', 'fit_persons', 'SampleError', 'Issues', 're
 _log = logging.getLogger(__name__)
 
 # %% ../../nbs/14_data.base.ipynb #eae98ab4
-DATASETS = ('synthetic', 'ntu60', 'ntu120', 'finegym', 'pennaction', 'rendered_penn')
+DATASETS = ('synthetic', 'ntu60', 'ntu120', 'finegym', 'pennaction', 'rendered_penn', 'custom')
 
 @dataclass
 class DataConfig:
@@ -37,11 +37,15 @@ class DataConfig:
     protocol: str = ''              # NTU: xsub | xview (NTU60) | xset (NTU120); others: ''
     video_root: str | None = None   # NTU: extra folder searched first for videos; FineGYM: the clip video folder
     skeleton: str = 'kinect'        # NTU: 'kinect' (.skeleton files) or 'hrnet' (PYSKL pickle)
-    ann_file: str | None = None     # PYSKL pickle (NTU hrnet, FineGYM); None: the dataset's default file under root
+    ann_file: str | None = None     # PYSKL pickle (NTU hrnet, FineGYM, custom); None: the dataset's default under root
     missing_file: str | None = None # NTU: the official list of samples with missing skeletons (left out)
-    train_list: str | None = None   # FineGYM: '<clip_id> <label>' list of the training split (None: the pickle's split)
-    test_list: str | None = None    # FineGYM: the same for the test split
-    label_map: str | None = None    # FineGYM: class names, one a line (None: numbered classes)
+    train_list: str | None = None   # FineGYM: '<clip_id> <label>' list of the training split (None: the pickle's
+                                    # split); custom: 'relative/path label' lines (None: root/train.txt where present)
+    test_list: str | None = None    # FineGYM, custom: the same for the test split (custom: root/test.txt or val.txt)
+    label_map: str | None = None    # FineGYM, custom: class names, one a line (None: numbered classes; custom:
+                                    # root/label_map.txt where present, else the class folders or the list labels)
+    layout: str | None = None       # custom: the joint layout the skeletons are converted to (None: as stored)
+    test_fraction: float = 0.2      # custom class folders without list files: share of each class held out for testing
     train_split: str = 'train'
     test_split: str = 'test'
     clip_len: int | None = None     # T, frames per clip (uniform segment sampling); None: the model's num_frames

@@ -16,6 +16,7 @@ from .readers import (load_pyskl_pickle, ntu_split, parse_ntu_name, read_gym_lab
 from .base import DATASETS, DataConfig, Issues, PoseVideoDataset
 from .synthetic import write_synthetic
 from .render import SYNTHETIC_VERSION
+from .custom import CustomDataset
 
 # %% auto #0
 __all__ = ['PENN_ACTION_CLASSES', 'pyskl_records', 'SyntheticDataset', 'PennAction', 'NTU', 'kinect_pose', 'gym_clip_key',
@@ -86,6 +87,13 @@ class PennAction(PoseVideoDataset):
                  **kw):
         root, rgb = Path(root), kw.get('rgb', True)
         check_choice('PennAction: split', split, ('train', 'test', 'val'))
+        if (root / 'pennaction.pkl').is_file():       # a tree written by `deform3d prepare`
+            records, issues = _prepared_penn(root, split, use_visibility, on_error)
+            super().__init__(records, layout='penn13', classes=PENN_ACTION_CLASSES, clip_len=clip_len,
+                             img_size=img_size, train=split == 'train' if train is None else train,
+                             num_clips=num_clips, num_persons=num_persons, on_error=on_error,
+                             skipped=issues.items, **kw)
+            return
         label_dir = root / 'labels'
         if not rgb and not label_dir.is_dir() and any(root.glob('*.mat')): label_dir = root   # the labels folder itself
         files = sorted(label_dir.glob('*.mat')) if label_dir.is_dir() else []
@@ -114,7 +122,33 @@ class PennAction(PoseVideoDataset):
                          train=split == 'train' if train is None else train, num_clips=num_clips,
                          num_persons=num_persons, on_error=on_error, skipped=issues.items, **kw)
 
+def _prepared_penn(root: Path, split: str, use_visibility: bool, on_error: str) -> tuple[list[dict], Issues]:
+    "Records of a prepared Penn Action tree: `root/pennaction.pkl` + `root/videos/NNNN.mp4`."
+    issues = Issues(on_error)
+    def video_for(name: str) -> Path | None: return _find([root / 'videos' / f'{name}.mp4'])
+    records = pyskl_records(root / 'pennaction.pkl', 'train' if split == 'train' else 'test', video_for, issues)
+    if use_visibility:                                 # invisible joints absent, as with the raw layout
+        vis = {a['frame_dir']: a['visibility'] for a in load_pyskl_pickle(root / 'pennaction.pkl')['annotations']}
+        for r in records: r['keypoint_score'] = np.asarray(vis[r['name']], np.float32)
+    return records, issues
+
 # %% ../../nbs/17_data.datasets.ipynb #36a709e1
+def _kinect_records(root: Path, files: dict, version: int, protocol: str, split: str, missing, video_for, dirs,
+                    issues: Issues) -> list[dict]:
+    "Records of NTU's `.skeleton` files `files` (name -> path) in `split`, with their videos."
+    if not files:
+        raise FileNotFoundError(f"{root}: no NTU .skeleton files (in {root / 'nturgb+d_skeletons'} or {root})")
+    records = []
+    for n in ntu_split(sorted(files), version, protocol, missing=missing)[split]:
+        video = video_for(n)
+        if video is None:
+            err = FileNotFoundError(f"{files[n]}: no video {n}_rgb.avi / {n}.mp4 in {[str(d) for d in dirs]}")
+            issues(n, 'missing video', err)
+            continue
+        records.append(dict(name=n, label=parse_ntu_name(n)['action'] - 1, video=video, skeleton=files[n],
+                            img_shape=(1080, 1920), source=str(files[n])))
+    return records
+
 class NTU(PoseVideoDataset):
     "NTU RGB+D 60/120 with Kinect (`.skeleton`) or HRNet (PYSKL pickle) poses and the RGB videos."
     def __init__(self, root: str | os.PathLike, version: int = 60, protocol: str = 'xsub', split: str = 'train', *,
@@ -136,18 +170,12 @@ class NTU(PoseVideoDataset):
         if skeleton == 'kinect':
             skeleton_dirs = [d for d in (root, root / 'nturgb+d_skeletons') if d.is_dir()]
             files = {p.stem: p for d in skeleton_dirs for p in sorted(d.glob('*.skeleton'))}
-            if not files:
-                raise FileNotFoundError(f"{root}: no NTU .skeleton files (in {root / 'nturgb+d_skeletons'} or {root})")
-            names = ntu_split(sorted(files), version, protocol, missing=missing)[split]
-            records = []
-            for n in names:
-                video = video_for(n)
-                if video is None:
-                    err = FileNotFoundError(f"{files[n]}: no video {n}_rgb.avi / {n}.mp4 in {[str(d) for d in dirs]}")
-                    issues(n, 'missing video', err)
-                    continue
-                records.append(dict(name=n, label=parse_ntu_name(n)['action'] - 1, video=video, skeleton=files[n],
-                                    img_shape=(1080, 1920), source=str(files[n])))
+            prepared = root / 'ntu_kinect.pkl'              # a tree written by `deform3d prepare`
+            if not files and prepared.is_file():
+                frame_dirs = [a['frame_dir'] for a in load_pyskl_pickle(prepared)['annotations']]
+                names = ntu_split(frame_dirs, version, protocol, missing=missing)[split]
+                records = pyskl_records(prepared, None, video_for, issues, names=names)
+            else: records = _kinect_records(root, files, version, protocol, split, missing, video_for, dirs, issues)
             layout = 'ntu25'
         else:
             ann_file = Path(ann_file) if ann_file else root / f'ntu{version}_hrnet.pkl'
@@ -324,6 +352,9 @@ def build_dataset(data: DataConfig,             # clip_len, img_size and num_per
         ds = FineGYM(d.root, split, ann_file=d.ann_file, video_dir=d.video_root, classes=d.label_map,
                      list_file=d.train_list if split == d.train_split else d.test_list, **kw)
     elif d.dataset == 'pennaction': ds = PennAction(d.root, split, **kw)
+    elif d.dataset == 'custom':
+        ds = CustomDataset(d.root, split, ann_file=d.ann_file, label_map=d.label_map, train_list=d.train_list,
+                           test_list=d.test_list, layout=d.layout, test_fraction=d.test_fraction, **kw)
     else: ds = SyntheticDataset(rendered_penn(d.root, d.img_size, d.cache_dir), split, **kw)     # 'rendered_penn'
     if len(ds) == 0:
         skipped = ''
@@ -339,9 +370,11 @@ _EXPECTED_LAYOUT = {
     'synthetic': "annotations.pkl (PYSKL) whose split lists names with videos/<name>.mp4, "
                  "and meta.json (deform3d synth)",
     'ntu': "*.skeleton files (in the root or nturgb+d_skeletons/) of the protocol's subjects/cameras/setups "
-           "with videos <name>_rgb.avi in nturgb+d_rgb/, or a PYSKL hrnet pickle",
+           "with videos <name>_rgb.avi in nturgb+d_rgb/, a PYSKL hrnet pickle, or a tree of deform3d prepare",
     'finegym': "gym_hrnet.pkl (PYSKL) listing the split's clips, with their videos in subactions/ or videos/",
     'rendered_penn': "Penn Action label files NNNN.mat (rendered into data.cache_dir) marked for this split",
     'pennaction': "labels/NNNN.mat marked for this split, each with its frames/NNNN/ folder "
-                  "(a pose-only model: the labels alone)",
+                  "(a pose-only model: the labels alone), or a tree of deform3d prepare",
+    'custom': "class folders <class>/<video> (or train.txt / test.txt lists of 'relative/path label' lines) "
+              "and poses.pkl (PYSKL) with a skeleton per video stem",
 }

@@ -63,14 +63,28 @@ _OP_FACE = ('right_eye', 'left_eye', 'right_ear', 'left_ear')
 _OPENPOSE = {'openpose25': _OP_ARMS + ('mid_hip',) + _OP_LEGS + _OP_FACE + (
                  'left_big_toe', 'left_small_toe', 'left_heel', 'right_big_toe', 'right_small_toe', 'right_heel'),
              'openpose18': _OP_ARMS + _OP_LEGS + _OP_FACE}
+# MediaPipe's landmark order; its mouth_left/mouth_right are named left_mouth/right_mouth here so that a flip swaps them
+_BLAZEPOSE33 = ('nose', 'left_eye_inner', 'left_eye', 'left_eye_outer', 'right_eye_inner', 'right_eye',
+                'right_eye_outer', 'left_ear', 'right_ear', 'left_mouth', 'right_mouth') + tuple(
+    f'{s}_{p}' for p in ('shoulder', 'elbow', 'wrist', 'pinky', 'index', 'thumb', 'hip', 'knee', 'ankle', 'heel',
+                         'foot_index') for s in ('left', 'right'))
 SKELETON_LAYOUTS: dict[str, JointLayout] = {
     **LAYOUTS,
-    **{n: JointLayout(n, j, _lr_pairs(j)) for n, j in _OPENPOSE.items()}}
+    **{n: JointLayout(n, j, _lr_pairs(j)) for n, j in _OPENPOSE.items()},
+    'blazepose33': JointLayout('blazepose33', _BLAZEPOSE33, _lr_pairs(_BLAZEPOSE33))}
+
+def _other_side(j: str) -> str: return ('right' + j[4:]) if j.startswith('left') else ('left' + j[5:])
 
 SAME_POINT: dict[tuple[str, str], str] = {   # (layout, joint) -> the body point it stands for, where not its own name
     **{(l, 'nose'): 'head' for l in ('coco17', 'openpose25', 'openpose18')},
     **{(l, 'neck'): 'spine_shoulder' for l in ('openpose25', 'openpose18')},
-    ('openpose25', 'mid_hip'): 'spine_base'}
+    ('openpose25', 'mid_hip'): 'spine_base',
+    ('blazepose33', 'nose'): 'head',
+    **{('blazepose33', f'{s}_index'): f'{s}_hand_tip' for s in ('left', 'right')},   # index finger ≈ Kinect's hand tip
+    **{('blazepose33', f'{s}_foot_index'): f'{s}_foot' for s in ('left', 'right')},  # toe tip ≈ Kinect's foot
+    # NTU's RGB video is mirrored (Kinect's colour stream): Kinect's left joints sit where an image-space estimator,
+    # trained on unmirrored photos, sees the right ones; measured on the real clip in 18_data.poses
+    **{('ntu25', j): _other_side(j) for j in LAYOUTS['ntu25'].joints if j.startswith(('left_', 'right_'))}}
 
 def skeleton_layout(layout: str) -> JointLayout:
     "The `JointLayout` called `layout`: one of `SKELETON_LAYOUTS`."
@@ -277,7 +291,7 @@ def _openpose_pages(p: Path) -> list[tuple[Path, dict]]:
     return [(f, _load_json(f)) for f in files]
 
 # %% ../../nbs/13_data.skeletons.ipynb #0c316ba5
-_PYSKL_LAYOUT = {13: 'penn13', 17: 'coco17', 25: 'ntu25'}
+_PYSKL_LAYOUT = {13: 'penn13', 17: 'coco17', 25: 'ntu25', 33: 'blazepose33'}
 
 def _read_pyskl(p: Path, frame_dir: str | None):
     try: anns = load_pyskl_pickle(p)['annotations']

@@ -159,12 +159,15 @@ def transform_frames(frames: torch.Tensor | np.ndarray,    # (N, H, W, 3) uint8 
     N, H, W, _ = frames.shape
     if not (0 <= x0 and 0 <= y0 and w > 0 and h > 0 and x0 + w <= W and y0 + h <= H):
         raise ValueError(f"transform_frames: box {box} is not inside the {H}x{W} frame")
-    x = rearrange(frames[:, y0:y0 + h, x0:x0 + w], 'n h w c -> n c h w').float()
+    # uint8 frames are resized and flipped as uint8 (torch's vectorised uint8 kernels, ~3x faster than on floats, values
+    # rounded to whole grey levels as a decoder's resize rounds them) and made float only at the output size
+    x = rearrange(frames[:, y0:y0 + h, x0:x0 + w], 'n h w c -> n c h w')
+    if x.dtype != torch.uint8: x = x.float()
     if (h, w) != tuple(out_size):
         x = F.interpolate(x, size=tuple(out_size), mode='bilinear', align_corners=False,
                           antialias=out_size[0] < h or out_size[1] < w)
     if flip: x = x.flip(-1)
-    return rearrange(x, 'n c h w -> c n h w').contiguous()
+    return rearrange(x, 'n c h w -> c n h w').contiguous().float()      # one float copy, already in its layout
 
 # %% ../../nbs/12_data.transforms.ipynb #c97c4ae5
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -173,10 +176,12 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 def normalize(video: torch.Tensor,                  # (3, ...) float, [0, 255]
               mean: tuple[float, float, float] = IMAGENET_MEAN,
               std: tuple[float, float, float] = IMAGENET_STD,
+              inplace: bool = False,               # overwrite `video` (no new clip-sized tensor: fewer page faults)
              ) -> torch.Tensor:
     "Per-channel `(x - mean) / std` on the leading channel axis."
     shape = (3,) + (1,) * (video.ndim - 1)
-    return (video - video.new_tensor(mean).view(shape)) / video.new_tensor(std).view(shape)
+    m, s = video.new_tensor(mean).view(shape), video.new_tensor(std).view(shape)
+    return video.sub_(m).div_(s) if inplace else (video - m) / s
 
 def denormalize(video: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
     "Inverse of `normalize`, back to [0, 255] (for figures and tests)."
@@ -245,5 +250,6 @@ class ClipTransform:
         if flip: scores = scores[..., layout.flip_index]
         kp, sc = mask_absent(transform_keypoints(keypoints, box, out, flip, layout.flip_index), scores, out)
         if frames is None: return dict(keypoints=kp, scores=sc)
-        video = normalize(transform_frames(frames, box, out, flip), self.mean, self.std)
+        video = transform_frames(frames, box, out, flip)          # a fresh tensor: normalised in place
+        video = normalize(video, self.mean, self.std, inplace=True)
         return dict(video=video, keypoints=kp, scores=sc)

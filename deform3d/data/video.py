@@ -1,4 +1,4 @@
-"""Decode a clip's frames (decord, PyAV fallback), read its header, write reproducible test videos
+"""Decode a clip's frames (PyAV, or decord), read its header, write reproducible test videos
 
 Docs: https://deform3d.github.io/deform3d/data.video.html.md"""
 
@@ -11,17 +11,27 @@ from pathlib import Path
 from typing import Sequence
 import av
 import av.logging
-import decord
+from av.video.reformatter import VideoReformatter
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ..utils import atomic_path, check_file
+from ..utils import atomic_path, check_choice, check_file
+try: import decord                   # optional: `pip install decord` (or the maintained fork `decord2`, same module)
+except ImportError: decord = None
 
 # %% auto #0
-__all__ = ['quiet_libav', 'quiet_stderr', 'frame_tolerance', 'video_info', 'read_clip', 'write_video']
+__all__ = ['DECODERS', 'get_decoder', 'quiet_libav', 'quiet_stderr', 'frame_tolerance', 'video_info', 'read_clip', 'write_video']
 
 # %% ../../nbs/10_data.video.ipynb #10ac5d40
-decord.logging.set_level(decord.logging.QUIET)    # FFmpeg's decoder chatter: deform3d reports errors itself
+if decord is not None: decord.logging.set_level(decord.logging.QUIET)    # deform3d reports decoding errors itself
+DECODERS = ('pyav', 'decord')
+
+def get_decoder(decoder: str | None = None) -> str:
+    "The decoder to use: `decoder`, else the `DEFORM3D_DECODER` environment variable, else 'pyav'."
+    d = check_choice('video decoder', decoder or os.environ.get('DEFORM3D_DECODER') or 'pyav', DECODERS)
+    if d == 'decord' and decord is None:
+        raise ValueError("video decoder 'decord' is not installed: pip install decord (or decord2), or use 'pyav'")
+    return d
 
 @contextlib.contextmanager
 def quiet_libav():
@@ -83,19 +93,53 @@ def _short(e: Exception) -> str:
     msg = [m for m in msg if m.strip() and not m.lstrip().startswith(('Stack trace', '[bt]'))]
     return f"{type(e).__name__}: {msg[0][:300] if msg else ''}"
 
-def _decode_pyav(p: Path, idx: np.ndarray) -> np.ndarray:
-    "Frames `idx` of `p` decoded sequentially with PyAV (fallback for widths decord cannot convert)."
-    want, got = set(idx.tolist()), {}
+def _decode_pyav(p: Path, idx: np.ndarray, size: tuple[int, int] | None = None, container=None) -> np.ndarray:
+    "Frames `idx` of `p` decoded in order with PyAV, one thread; only those made RGB (at `size`)."
+    want, got, last = set(idx.tolist()), {}, int(idx.max())
+    kw = {} if size is None else dict(height=int(size[0]), width=int(size[1]))
+    rf = VideoReformatter()                         # one for all frames: it keeps its swscale context (8x faster)
     try:
-        with quiet_libav(), av.open(str(p)) as c:
-            for i, fr in enumerate(c.decode(video=0)):
-                if i in want: got[i] = fr.to_ndarray(format='rgb24')
-                if len(got) == len(want): break
+        with quiet_libav(), container or av.open(str(p)) as c:
+            s = c.streams.video[0]
+            s.thread_count = 1                      # a loader worker is one process on one core
+            for i, fr in enumerate(c.decode(s)):
+                if i in want: got[i] = rf.reformat(fr, format='rgb24', **kw).to_ndarray()
+                if i >= last: break
     except Exception as e:
-        raise ValueError(f"{p}: decoding frames failed (corrupt or truncated video): {type(e).__name__}: {e}") from None
+        raise ValueError(f"{p}: decoding frames failed (corrupt or truncated video): {type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:200]}") from None
     if len(got) != len(want):
         raise ValueError(f"{p}: decoding frames failed: frames {sorted(want - set(got))[:5]} not found")
     return np.stack([got[i] for i in idx.tolist()])
+
+def _open_pyav(p: Path):
+    "`(container, frames declared (0: not said), H, W)` of `p` opened with PyAV; errors name the file."
+    if p.stat().st_size == 0: raise ValueError(f"{p}: empty file (0 bytes), not a video")
+    try:
+        with quiet_libav():
+            c = av.open(str(p))
+            if not c.streams.video:
+                c.close()
+                raise ValueError('no video stream')
+            s = c.streams.video[0]
+            return c, int(s.frames or 0), int(s.codec_context.height), int(s.codec_context.width)
+    except Exception as e:
+        raise ValueError(f"{p}: cannot open as a video (corrupt, truncated or not a video file): {type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:200]}") from None
+
+def _probe_pyav(p: Path) -> tuple[int, int, int, int, float]:
+    "`(frames declared (0: not said), frames present, H, W, fps)` of `p`: packets counted, none decoded."
+    c, declared, h, w = _open_pyav(p)
+    try:
+        with quiet_libav(), c:
+            s = c.streams.video[0]
+            fps = float(s.average_rate or s.guessed_rate or 0)
+            n = sum(1 for pkt in c.demux(s) if pkt.size)
+    except Exception as e:
+        raise ValueError(f"{p}: cannot read the video's packets (corrupt or truncated video): {type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:200]}") from None
+    if n == 0: raise ValueError(f"{p}: video has no frames")
+    return declared, n, h, w, fps
 
 def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     "Bilinear (antialiased) resize of `(N, H, W, 3)` uint8 frames to `size=(H', W')`."
@@ -103,38 +147,54 @@ def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     x = F.interpolate(x, size=tuple(int(s) for s in size), mode='bilinear', antialias=True, align_corners=False)
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
-def video_info(path) -> tuple[int, int, int, float]:
+def video_info(path, decoder: str | None = None) -> tuple[int, int, int, float]:
     "`(num_frames, height, width, fps)` of the video at `path`, from the container, decoding no frame."
-    # num_frames as decord indexes them
-    # decord has no header-only size query (vr[0] decodes a frame: 0.17 s at 1080p); PyAV reads it from the header
-    declared, h, w = _header(check_file(path))
-    p, vr = _open_video(path)
-    if declared and declared - len(vr) > frame_tolerance(declared):
-        raise ValueError(f"{p}: the container declares {declared} frames but only {len(vr)} can be decoded "
+    # num_frames as the decoder indexes them: PyAV counts the stream's packets, decord its own index
+    p = check_file(path)
+    if get_decoder(decoder) == 'pyav': declared, n, h, w, fps = _probe_pyav(p)
+    else:
+        # decord has no header-only size query (vr[0] decodes a frame: 0.17 s at 1080p); PyAV reads it from the header
+        declared, h, w = _header(p)
+        p, vr = _open_video(path)
+        n, fps = len(vr), float(vr.get_avg_fps())
+    if declared and declared - n > frame_tolerance(declared):
+        raise ValueError(f"{p}: the container declares {declared} frames but only {n} can be decoded "
                          "(a truncated or damaged video)")
-    return len(vr), h, w, float(vr.get_avg_fps())
+    return n, h, w, fps
 
 def read_clip(path,
               indices: Sequence[int],                 # frame indices to decode, 0-based, any order, repeats allowed
               size: tuple[int, int] | None = None,    # (H, W) to resize to while decoding; None keeps the stored size
+              decoder: str | None = None,             # 'pyav' | 'decord'; None: `get_decoder()`
              ) -> np.ndarray:
     "Decode the frames `indices` of the video at `path` -> `(N, H, W, 3)` uint8 RGB."
-    p, vr = _open_video(path, size)
+    p = check_file(path)
+    if size is not None and (len(size) != 2 or min(int(v) for v in size) <= 0):
+        raise ValueError(f"{p}: size must be two positive ints (H, W), got {size!r}")
     idx = np.asarray(indices)
     if idx.ndim != 1 or idx.size == 0:
         raise ValueError(f"{p}: indices must be a non-empty 1-D sequence, got shape {idx.shape}")
     if not np.issubdtype(idx.dtype, np.integer):
         raise ValueError(f"{p}: indices must be integers, got dtype {idx.dtype}")
-    n = len(vr)
-    bad = idx[(idx < 0) | (idx >= n)]
-    if bad.size:
-        raise ValueError(f"{p}: frame index out of range: {bad[:5].tolist()} (the video has {n} frames, 0..{n - 1})")
-    try: frames = vr.get_batch(idx.tolist()).asnumpy()
-    except Exception as e:
-        if 'must exactly match' not in str(e):
-            raise ValueError(f"{p}: decoding frames failed (corrupt or truncated video): {_short(e)}") from None
-        frames = _decode_pyav(p, idx)               # decord bug for some frame widths (8, 12, 16, 24, 48, 72 px)
-        if size is not None: frames = _resize(frames, size)
+    pyav = get_decoder(decoder) == 'pyav'
+    if pyav: src, n, _, _ = _open_pyav(p)              # decoded in this container: one open
+    else: p, src = _open_video(path, size)
+    try:
+        n = (n or _probe_pyav(p)[1]) if pyav else len(src)  # a header without a frame count: count the packets
+        bad = idx[(idx < 0) | (idx >= n)]
+        if bad.size: raise ValueError(f"{p}: frame index out of range: {bad[:5].tolist()} "
+                                      f"(the video has {n} frames, 0..{n - 1})")
+    except Exception:
+        if pyav: src.close()
+        raise
+    if pyav: frames = _decode_pyav(p, idx, size, container=src)
+    else:
+        try: frames = src.get_batch(idx.tolist()).asnumpy()
+        except Exception as e:
+            if 'must exactly match' not in str(e):
+                raise ValueError(f"{p}: decoding frames failed (corrupt or truncated video): {_short(e)}") from None
+            frames = _decode_pyav(p, idx)               # decord bug for some frame widths (8, 12, 16, 24, 48, 72 px)
+            if size is not None: frames = _resize(frames, size)
     if frames.shape[0] != idx.size or frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"{p}: decoder returned shape {frames.shape} for {idx.size} frames")
     return frames

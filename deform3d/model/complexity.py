@@ -13,13 +13,13 @@ import torch
 import torch.nn as nn
 from .layers import AttentionBlock
 from .deformable import DeformableAttention3D, search_size
-from .stride import JointStrideAttention, TemporalStrideAttention, attention_flops, window_starts
+from .stride import JointStrideAttention, TemporalStrideAttention, attention_flops, window_stride, literal_windows
 from .deformer import Deformer3D, ModelConfig
 from ..utils import check_choice, save_figure
 
 # %% auto #0
-__all__ = ['MODULES', 'attention_cost', 'predicted_attention_flops', 'attention_flops_table', 'complexity_tables',
-           'plot_attention_flops', 'saved_bytes', 'measure_attention', 'clip_flops', 'gpu_hours']
+__all__ = ['MODULES', 'CONFIG_SIZES', 'attention_cost', 'window_sizes', 'predicted_attention_flops', 'attention_flops_table',
+           'complexity_tables', 'plot_attention_flops', 'saved_bytes', 'measure_attention', 'clip_flops', 'gpu_hours']
 
 # %% ../../nbs/07_model.complexity.ipynb #36a3587b
 MODULES = ('deformable', 'joint', 'temporal')
@@ -39,12 +39,17 @@ def _module_inputs(module: str, frames: int, persons: int, num_joints: int, grid
         args, n = (e(1, T, h * w), e(1, T, R), e(1, T, 3)), T * (h * w + R + 3)
     return args, kwargs, e(1, n)
 
-def _build(module: str, dim: int, num_heads: int, joint_window: int, temporal_window: int,
-           kernel_size: int) -> nn.Module:
+def _build(module: str, dim: int, num_heads: int, joint_window: int, temporal_window: int, kernel_size: int,
+           joint_stride: int | None = None, temporal_stride: int | None = None, kv_windows: str = 'alternate',
+           joint_windows: str = 'person', offset_conv: str = 'full', **_) -> nn.Module:
     check_choice('complexity: module', module, MODULES)
-    if module == 'deformable': return DeformableAttention3D(dim, num_heads=num_heads, kernel_size=kernel_size)
-    if module == 'joint': return JointStrideAttention(dim, num_heads=num_heads, window=joint_window)
-    return TemporalStrideAttention(dim, num_heads=num_heads, window=temporal_window)
+    if module == 'deformable':
+        return DeformableAttention3D(dim, num_heads=num_heads, kernel_size=kernel_size, offset_conv=offset_conv)
+    if module == 'joint':
+        return JointStrideAttention(dim, num_heads=num_heads, window=joint_window, stride=joint_stride,
+                                    kv_windows=kv_windows, per_person=joint_windows == 'person')
+    return TemporalStrideAttention(dim, num_heads=num_heads, window=temporal_window, stride=temporal_stride,
+                                   kv_windows=kv_windows)
 
 def attention_cost(module: str,                       # 'deformable' | 'joint' | 'temporal'
                    frames: int,                       # T
@@ -53,15 +58,21 @@ def attention_cost(module: str,                       # 'deformable' | 'joint' |
                    num_joints: int = 17,              # V (COCO-17 by default)
                    grid: tuple[int, int] = (28, 28),  # RGB token grid (H/8, W/8)
                    dim: int = 256,                    # D = 4C
-                   num_heads: int = 8,
+                   num_heads: int = 4,                # the paper preset's (ModelConfig)
                    joint_window: int = 4,
                    temporal_window: int = 4,
                    kernel_size: int = 7,
+                   joint_stride: int | None = None,   # None: window // 2 (as in ModelConfig)
+                   temporal_stride: int | None = None,
+                   kv_windows: str = 'alternate',     # the key/value pairing (deform3d.model.stride.KV_WINDOWS)
+                   joint_windows: str = 'person',     # 'person' | 'concat'
+                   offset_conv: str = 'full',         # of the 3D token search (total FLOPs only)
                    device: str | torch.device = 'meta',
                   ) -> dict[str, int]:
     "Measured FLOPs of one forward of `module` and of full attention over the same tokens (batch 1)."
     with torch.device(device):
-        mod = _build(module, dim, num_heads, joint_window, temporal_window, kernel_size)
+        mod = _build(module, dim, num_heads, joint_window, temporal_window, kernel_size, joint_stride, temporal_stride,
+                     kv_windows, joint_windows, offset_conv)
         full = AttentionBlock(dim, num_heads=num_heads)
     args, kwargs, tokens = _module_inputs(module, frames, persons, num_joints, grid, dim, device)
     ours, ref = attention_flops(mod, *args, **kwargs), attention_flops(full, tokens)
@@ -69,27 +80,50 @@ def attention_cost(module: str,                       # 'deformable' | 'joint' |
                 total_flops=ours['total'], full_total_flops=ref['total'])
 
 # %% ../../nbs/07_model.complexity.ipynb #f6aeac4a
+def window_sizes(length: int, window: int, stride: int | None = None,
+                 kv_windows: str = 'alternate') -> tuple[int, int, int]:
+    "`(D_q, n_q, n_kv)`: query windows on an axis of `length`, tokens per query and key/value window."
+    s = window_stride(window, stride)
+    if kv_windows == 'literal': return len(literal_windows(length, window, stride=stride)[0]), window, window
+    if length <= window: return 1, length, length                   # one window over the whole axis
+    n_kv = min(window + s, length) if kv_windows == 'span' else window
+    return math.ceil((length - window) / s) + 1, window, n_kv      # 0, s, 2s, ... below L - wnd, then L - wnd
+
 def predicted_attention_flops(module: str, frames: int, persons: int, *,
                               num_joints: int = 17, grid: tuple[int, int] = (28, 28), dim: int = 256,
-                              joint_window: int = 4, temporal_window: int = 4, kernel_size: int = 7, **_) -> int:
+                              joint_window: int = 4, temporal_window: int = 4, kernel_size: int = 7,
+                              joint_stride: int | None = None, temporal_stride: int | None = None,
+                              kv_windows: str = 'alternate', joint_windows: str = 'person', **_) -> int:
     "Closed-form attention FLOPs (4 d per query-key pair) of one forward of `module`, batch 1."
     check_choice('complexity: module', module, MODULES)
     T, R, (h, w) = frames, persons * num_joints, grid
     if module == 'deformable':
         pairs = T * (h * w + 2) * (math.prod(search_size((T, h, w), kernel_size)) + 2 * T)
-    elif module == 'joint':
-        pairs = persons * len(window_starts(num_joints, joint_window)) * (T * (min(joint_window, num_joints) + 2)) ** 2
-    else:
-        pairs = len(window_starts(T, temporal_window)) * (min(temporal_window, T) * (h * w + R + 3)) ** 2
+    elif module == 'joint':                          # all frames of a window's joints, and the 2 modal tokens per frame
+        groups, L = (persons, num_joints) if joint_windows == 'person' else (1, R)
+        nw, n_q, n_kv = window_sizes(L, joint_window, joint_stride, kv_windows)
+        pairs = groups * nw * T * (n_q + 2) * T * (n_kv + 2)
+    else:                                            # every token of a window's frames: D_n = hw + R + 3
+        nw, n_q, n_kv = window_sizes(T, temporal_window, temporal_stride, kv_windows)
+        pairs = nw * n_q * (h * w + R + 3) * n_kv * (h * w + R + 3)
     return 4 * dim * pairs
 
 # %% ../../nbs/07_model.complexity.ipynb #ea3aa00c
+# what the tables take from a ModelConfig; the defaults are the paper preset's, for COCO-17 joints
+CONFIG_SIZES = ('num_joints', 'grid', 'dim', 'num_heads', 'joint_window', 'temporal_window', 'kernel_size',
+                'joint_stride', 'temporal_stride', 'kv_windows', 'joint_windows', 'offset_conv')
+
 def _sizes(cfg, kwargs: dict) -> dict:
     "Module sizes from a ModelConfig (if given), overridden by keyword arguments."
-    sizes = dict(num_joints=17, grid=(28, 28), dim=256, num_heads=8, joint_window=4, temporal_window=4, kernel_size=7)
+    sizes = {k: getattr(ModelConfig.paper(1, 17), k) for k in CONFIG_SIZES}
     if cfg is not None:
-        sizes.update(num_joints=cfg.num_joints, grid=cfg.grid, dim=cfg.dim, num_heads=cfg.num_heads,
-                     joint_window=cfg.joint_window, temporal_window=cfg.temporal_window, kernel_size=cfg.kernel_size)
+        # the tables cost the three modules as the paper builds them: other settings would cost other token sets
+        other = {k: getattr(cfg, k) for k, v in dict(modal_tokens='cross', modalities='rgb+pose',
+                                                     attention_scope='paper').items() if getattr(cfg, k) != v}
+        if other:
+            raise ValueError(f"attention_flops_table: cannot cost {other}: the tables assume modal_tokens='cross', "
+                             f"modalities='rgb+pose' and attention_scope='paper'")
+        sizes.update({k: getattr(cfg, k) for k in CONFIG_SIZES})
     unknown = set(kwargs) - set(sizes) - {'device'}
     if unknown:
         raise ValueError(f"attention_flops_table: unknown size arguments {sorted(unknown)}; known: {sorted(sizes)}")
@@ -180,7 +214,7 @@ def measure_attention(module: str, frames: int, persons: int, *, repeats: int = 
                       **sizes) -> dict:
     "Median wall ms and saved activation MiB of `module` and of full attention, batch 1, on the CPU."
     sz = _sizes(None, sizes)
-    mod = _build(module, sz['dim'], sz['num_heads'], sz['joint_window'], sz['temporal_window'], sz['kernel_size'])
+    mod = _build(module, **sz)
     full = AttentionBlock(sz['dim'], num_heads=sz['num_heads'])
     args, kwargs, tokens = _module_inputs(module, frames, persons, sz['num_joints'], sz['grid'], sz['dim'], 'cpu')
     args = tuple(a.normal_() for a in args)

@@ -208,7 +208,12 @@ class DeformableAttention3D(nn.Module):
         _, k, v = self.block.project(tokens, queries=False)
         return k, v
 
-    def forward(self, z: torch.Tensor, modal: torch.Tensor, *, fused: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self,
+                z: torch.Tensor,                        # (B, T, h, w, D) RGB tokens
+                modal: torch.Tensor,                    # (B, T, K, D) modal tokens [M_RGB || M_CLS]
+                *, fused: bool = True,
+                keep: torch.Tensor | None = None,       # (B,) DropPath scales shared with the caller's block
+               ) -> tuple[torch.Tensor, torch.Tensor]:
         z_ok = z.ndim == 5 and z.shape[-1] == self.dim
         modal_ok = modal.ndim == 4 and modal.shape[:2] == z.shape[:2] and modal.shape[-1] == self.dim
         if not (z_ok and modal_ok):
@@ -227,6 +232,9 @@ class DeformableAttention3D(nn.Module):
                               torch.cat([kz, km], 1),
                               torch.cat([vz, vm], 1), fused=fused)
         out_z, out_m = out.split([T * h * w, T * K], dim=1)
-        z_out, m_out = blk.update(zf, out_z, projected=False), blk.update(m, out_m, projected=False)   # Eq. 6, 7
+        # one keep decision per sample for the RGB and the modal tokens: both are this block's residual stream
+        if keep is None: keep = blk.drop_path.keep(B, zf)
+        z_out = blk.update(zf, out_z, projected=False, keep=keep)                                  # Eq. 6, 7
+        m_out = blk.update(m, out_m, projected=False, keep=keep)
         return (rearrange(z_out, 'b (t h w) d -> b t h w d', t=T, h=h, w=w),
                 rearrange(m_out, 'b (t k) d -> b t k d', t=T, k=K))

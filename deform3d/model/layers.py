@@ -155,10 +155,18 @@ class DropPath(nn.Module):
     def __init__(self, p: float = 0.):
         super().__init__()
         self.p = p
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.p == 0. or not self.training: return x
-        keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1 - self.p)
-        return x * keep / (1 - self.p)
+
+    def keep(self, batch: int, like: torch.Tensor) -> torch.Tensor | None:
+        "Per-sample scales `(batch,)`: 0 (dropped) or 1/(1-p) (kept); None when nothing is dropped."
+        # one draw, shared by every residual branch it is passed to (one keep decision per sample per block)
+        if self.p == 0. or not self.training: return None
+        return like.new_empty(batch).bernoulli_(1 - self.p) / (1 - self.p)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        "`x (b ...)` scaled per sample by `keep` `(b,)` (from `DropPath.keep`), drawn here if None."
+        if keep is None: keep = self.keep(x.shape[0], x)
+        if keep is None: return x
+        return x * keep.to(x.dtype).view(-1, *(1,) * (x.ndim - 1))
 
 class FeedForward(nn.Sequential):
     "The transformer FFN: Linear -> GELU -> Linear, with dropout."
@@ -203,12 +211,14 @@ class AttentionBlock(nn.Module):
                out: torch.Tensor,                      # (... n d) what attends to x: projected attention output, or
                covered: torch.Tensor | None = None,    # (... n) bool: tokens that received an update; others keep x
                *, projected: bool = True,              # False: `out` is `Attention.attend`'s output, projected here
+               keep: torch.Tensor | None = None,       # (b,) DropPath scales of the whole block; None: drawn here
               ) -> torch.Tensor:
-        "`x + DropPath(out)`, then `x + DropPath(FFN(LN(x)))`."
+        "`x + DropPath(out)`, then `x + DropPath(FFN(LN(x)))`, one keep decision per sample for both."
         if not projected: out = self.attn.proj_drop(self.attn.proj(out))
         if covered is not None: out = out * covered.unsqueeze(-1)
-        x = x + self.drop_path(out)
-        return x + self.drop_path(self.ffn(self.norm2(x)))
+        if keep is None: keep = self.drop_path.keep(x.shape[0], x)
+        x = x + self.drop_path(out, keep)
+        return x + self.drop_path(self.ffn(self.norm2(x)), keep)
 
 # %% ../../nbs/01_model.layers.ipynb #4ebc2c97
 def attention_scores(module: nn.Module, *inputs, **kwargs) -> int:

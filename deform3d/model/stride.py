@@ -16,12 +16,12 @@ from .layers import AttentionBlock, WindowAttention, attention_scores, attention
 
 # %% auto #0
 __all__ = ['KV_WINDOWS', 'STRIDE_FFN', 'RECOMPUTE_WINDOWS_BYTES', 'HEAD_MAJOR_MAX_KEYS', 'KEPT_ATTENTION_OPS', 'window_stride',
-           'window_starts', 'window_pairs_loop', 'window_index', 'window_table', 'joint_token_index',
+           'window_starts', 'literal_windows', 'window_pairs_loop', 'window_index', 'window_table', 'joint_token_index',
            'frame_token_index', 'merge_windows', 'StrideAttention', 'JointStrideAttention', 'TemporalStrideAttention',
            'window_dependency']
 
 # %% ../../nbs/05_model.stride.ipynb #4bfcd130
-KV_WINDOWS = ('cyclic', 'span', 'paper')
+KV_WINDOWS = ('alternate', 'cyclic', 'span', 'shifted', 'literal')
 
 def window_stride(window: int,               # wnd
                   stride: int | None = None,  # None: the paper's floor(wnd/2) (1 for wnd=1)
@@ -50,11 +50,35 @@ def window_starts(length: int,                 # L
     if last <= 0: return torch.zeros(1, dtype=torch.long)
     return torch.cat([torch.arange(0, last, s), torch.tensor([last])])
 
+def literal_windows(length: int, window: int, *, stride: int | None = None) -> tuple[list[int], list[int]]:
+    "Algorithms A1/A2's two loops as written: the starts of the query and of the key/value windows."
+    s = window_stride(window, stride)
+    q, seen, i = [], set(), 0
+    while i < length - window:                        # the query loop
+        if i in seen: break                           # a start met before: the loop cycles and the set is complete
+        seen.add(i)
+        q.append(i)
+        i += s
+        if i > length - window: i = max(i - window, 0)   # "to assure query covers entire tokens" (not before 0)
+    kv, i = [], s
+    while i < length - window:                        # the key/value loop
+        kv.append(i)
+        i += s
+    if not q or not kv:
+        raise ValueError(f"stride attention: kv_windows='literal' needs L - wnd > stride: Algorithms A1/A2 as "
+                         f"written give {len(q)} query and {len(kv)} key/value windows for L={length}, wnd={window}, "
+                         f"stride={s}")
+    return sorted(q), kv
+
 def window_pairs_loop(length: int, window: int, *, stride: int | None = None,
-                      kv_windows: str = 'cyclic') -> list[tuple[list[int], list[int]]]:
+                      kv_windows: str = 'alternate') -> list[tuple[list[int], list[int]]]:
     "Plain Python: `(query tokens, key/value tokens)` per window, A1/A2's query loop with `kv_windows`."
     s = window_stride(window, stride)
     _check_kv(kv_windows)
+    if kv_windows == 'literal':                       # query window j with key/value window j (the last if fewer)
+        q, kv = literal_windows(length, window, stride=stride)
+        k = [kv[min(j, len(kv) - 1)] for j in range(len(q))]
+        return [(list(range(a, a + window)), list(range(b, b + window))) for a, b in zip(q, k)]
     if length <= window: return [(list(range(length)), list(range(length)))]
     starts, i = [], 0
     while i < length - window:
@@ -62,9 +86,10 @@ def window_pairs_loop(length: int, window: int, *, stride: int | None = None,
         i += s
     starts.append(length - window)                    # "to assure query covers entire tokens"
     pairs = []
-    for q in starts:
-        if kv_windows == 'paper':
-            k = min(q + s, length - window)
+    for w, q in enumerate(starts):
+        if kv_windows in ('shifted', 'alternate'):
+            shift = -s if kv_windows == 'alternate' and w % 2 else s     # odd windows look back
+            k = min(max(q + shift, 0), length - window)
             kv = list(range(k, k + window))
         elif kv_windows == 'cyclic': kv = [(q + s + j) % length for j in range(window)]
         else:
@@ -77,15 +102,24 @@ def window_pairs_loop(length: int, window: int, *, stride: int | None = None,
 # %% ../../nbs/05_model.stride.ipynb #9f78464a
 @lru_cache(maxsize=128)
 def window_index(length: int, window: int, device: torch.device | str | None = None, *, stride: int | None = None,
-                 kv_windows: str = 'cyclic', groups: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                 kv_windows: str = 'alternate', groups: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "Tables `q_idx (G*nw, wnd)`, `kv_idx (G*nw, wnd_kv)` over `G*length` tokens; query windows per token."
     _check_kv(kv_windows)
     s, w = window_stride(window, stride), min(window, length)
     q = window_starts(length, window, stride=stride)
+    if kv_windows == 'literal':
+        starts, kv = literal_windows(length, window, stride=stride)
+        q, w = torch.tensor(starts), window
     offs = torch.arange(w)
     q_idx = q[:, None] + offs
-    if length <= window: kv_idx = q_idx
-    elif kv_windows == 'paper': kv_idx = (q + s).clamp(max=length - window)[:, None] + offs
+    if kv_windows == 'literal':                    # key/value window j of query window j; the last one if fewer
+        kv = torch.tensor(kv)
+        kv_idx = kv[torch.arange(len(q)).clamp(max=len(kv) - 1)][:, None] + offs
+    elif length <= window: kv_idx = q_idx
+    elif kv_windows == 'shifted': kv_idx = (q + s).clamp(max=length - window)[:, None] + offs
+    elif kv_windows == 'alternate':                # even windows look one stride ahead, odd ones one stride back
+        shift = torch.where(torch.arange(len(q)) % 2 == 0, s, -s)
+        kv_idx = (q + shift).clamp(0, length - window)[:, None] + offs
     elif kv_windows == 'cyclic': kv_idx = (q[:, None] + s + offs) % length
     else:
         width = min(window + s, length)
@@ -95,7 +129,7 @@ def window_index(length: int, window: int, device: torch.device | str | None = N
     counts = torch.bincount(q_idx.flatten(), minlength=groups * length)
     return q_idx.to(device), kv_idx.to(device), counts.to(device)
 
-def window_table(length: int, window: int, *, stride: int | None = None, kv_windows: str = 'cyclic') -> str:
+def window_table(length: int, window: int, *, stride: int | None = None, kv_windows: str = 'alternate') -> str:
     "The windows as text: one row per window, `q` query only, `k` key/value only, `b` both, `.` neither."
     q_idx, kv_idx, _ = window_index(length, window, stride=stride, kv_windows=kv_windows)
     def mark(r, qi, ki): return 'b' if (r in qi and r in ki) else 'q' if r in qi else 'k' if r in ki else '.'
@@ -114,7 +148,7 @@ def _with_counts(q: torch.Tensor, kv: torch.Tensor, total: int,
 
 @lru_cache(maxsize=128)
 def joint_token_index(frames: int, joints: int, modal: int, window: int, device: torch.device | str | None = None, *,
-                      stride: int | None = None, kv_windows: str = 'cyclic', groups: int = 1,
+                      stride: int | None = None, kv_windows: str = 'alternate', groups: int = 1,
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "`window_index` over `joints` as rows of flat tokens `[pose (t r) || modal (t k)]`."
     # a row: the window's joints in every frame, then every modal token
@@ -128,7 +162,7 @@ def joint_token_index(frames: int, joints: int, modal: int, window: int, device:
 
 @lru_cache(maxsize=128)
 def frame_token_index(frames: int, tokens: int, window: int, device: torch.device | str | None = None, *,
-                      stride: int | None = None, kv_windows: str = 'cyclic',
+                      stride: int | None = None, kv_windows: str = 'alternate',
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "`window_index` over `frames` as rows of flat tokens `(t n)`: every token of each window's frames."
     q, kv, _ = window_index(frames, window, stride=stride, kv_windows=kv_windows)
@@ -194,7 +228,7 @@ class StrideAttention(nn.Module):
                  window: int = 4,            # wnd
                  stride: int | None = None,  # s in [1, wnd]; None: the paper's max(wnd // 2, 1)
                  *,
-                 kv_windows: str = 'cyclic', # key/value window of each query window: 'cyclic' | 'span' | 'paper'
+                 kv_windows: str = 'alternate', # key/value window of each query window, one of KV_WINDOWS
                  ffn: str = 'token',         # 'token': FFN once per token after the merge; 'window': per window copy
                  full: bool = False,         # full attention over the whole axis instead of windows
                  mlp_ratio: float = 4., qkv_bias: bool = True,
@@ -245,6 +279,7 @@ class StrideAttention(nn.Module):
                       *,
                       counting: int | None = None,           # windows need a present key among their first `counting`
                       fused: bool = True,
+                      keep: torch.Tensor | None = None,      # (b,) DropPath scales of the caller's block; None: drawn
                      ) -> torch.Tensor:                      # (b L d)
         "LN and q, k, v once per token, all windows in one attention call, the merge, then W_o and the FFN."
         # ffn='token': W_o and the FFN once per token after the merge; ffn='window': the block on every window copy,
@@ -256,6 +291,10 @@ class StrideAttention(nn.Module):
         if key_mask is not None:
             mask = _gather(key_mask, kv_idx)                                               # ((b nw) n_kv)
             weight = rearrange(mask[:, :counting], '(b nw) n -> b nw n', b=B).any(-1)      # windows with a present key
+        elif self.kv_windows == 'literal' and not self.full:
+            # the literal loops may leave tokens in no query window: merged with weights, they come back not covered
+            weight = torch.ones(B, nw, dtype=torch.bool, device=x.device)
+        if keep is None: keep = self.block.drop_path.keep(B, x)         # one decision per sample for every token
         qkv = self.project(x)
         # elements copied into windows: none for one window over all tokens (`full`), which keeps what it computes,
         # like any transformer
@@ -290,9 +329,10 @@ class StrideAttention(nn.Module):
                 merged, covered = merge_windows(out, q_idx, counts, weight)
                 return attn.proj_drop(attn.proj(merged)), covered                # W_o once per token
         out, covered = self.attend_windows(region, qkv, recompute=recompute)
-        if self.ffn == 'token': return self.block.update(x, out, covered)
+        if self.ffn == 'token': return self.block.update(x, out, covered, keep=keep)
         # the literal block on every window copy, then the mean
-        copies = self.block.update(rearrange(_gather(x, q_idx), '(b nw) n d -> b nw n d', b=B), out, projected=False)
+        copies = self.block.update(rearrange(_gather(x, q_idx), '(b nw) n d -> b nw n d', b=B), out, projected=False,
+                                   keep=keep)
         merged, covered = merge_windows(copies, q_idx, counts, weight)
         return merged if covered is None else torch.where(covered[..., None], merged, x)
 
@@ -341,6 +381,7 @@ class JointStrideAttention(StrideAttention):
                 present: torch.Tensor | None = None,    # (b t r) bool key mask; None: every joint present
                 persons: int = 1,                       # M; the windows restart every R / M tokens if `per_person`
                 fused: bool = True,                     # `Attention.attend`'s fused path, or `Attention.reference`
+                keep: torch.Tensor | None = None,       # (b,) DropPath scales shared with the caller's block
                ) -> tuple[torch.Tensor, torch.Tensor]:  # pose (b t r d), modal (b t k d)
         modal, present = self._inputs(pose, modal, present, persons)
         B, T, R, D = pose.shape
@@ -351,7 +392,7 @@ class JointStrideAttention(StrideAttention):
             key_mask = torch.cat([rearrange(present, 'b t r -> b (t r)'), present.new_ones(B, T * K)], dim=1)
         x = torch.cat([rearrange(pose, 'b t r d -> b (t r) d'), rearrange(modal, 'b t k d -> b (t k) d')], dim=1)
         counting = kv_idx.shape[1] - T * K                              # the joints decide whether a window counts
-        out = self.attend_tokens(x, q_idx, kv_idx, counts, key_mask, counting=counting, fused=fused)
+        out = self.attend_tokens(x, q_idx, kv_idx, counts, key_mask, counting=counting, fused=fused, keep=keep)
         return (rearrange(out[:, :T * R], 'b (t r) d -> b t r d', t=T),
                 rearrange(out[:, T * R:], 'b (t k) d -> b t k d', t=T))
 
@@ -411,13 +452,15 @@ class TemporalStrideAttention(StrideAttention):
                 *groups: torch.Tensor,         # (b t n_i d) each: e.g. Z as (b t (h w) d), P, the modal tokens
                 key_masks: tuple[torch.Tensor | None, ...] | None = None,   # (b t n_i) bool per group; None: all keys
                 fused: bool = True,
+                keep: torch.Tensor | None = None,   # (b,) DropPath scales shared with the caller's block
                ) -> torch.Tensor | tuple[torch.Tensor, ...]:
         key_mask = self._inputs(groups, key_masks)
         T = groups[0].shape[1]
         x = groups[0] if len(groups) == 1 else torch.cat(groups, dim=2)            # (b t n d), n = sum of n_i
         q_idx, kv_idx, counts = self.token_windows(T, x.shape[2], x.device)
         out = self.attend_tokens(rearrange(x, 'b t n d -> b (t n) d'), q_idx, kv_idx, counts,
-                                 None if key_mask is None else rearrange(key_mask, 'b t n -> b (t n)'), fused=fused)
+                                 None if key_mask is None else rearrange(key_mask, 'b t n -> b (t n)'), fused=fused,
+                                 keep=keep)
         outs = rearrange(out, 'b (t n) d -> b t n d', t=T).split([g.shape[2] for g in groups], dim=2)
         return outs[0] if len(outs) == 1 else outs
 
@@ -447,7 +490,7 @@ class TemporalStrideAttention(StrideAttention):
 
 # %% ../../nbs/05_model.stride.ipynb #d4538b04
 def window_dependency(length: int, window: int, *, stride: int | None = None,
-                      kv_windows: str = 'cyclic') -> torch.Tensor:
+                      kv_windows: str = 'alternate') -> torch.Tensor:
     "Boolean `(L, L)` mask: `[i, j]` True where input token `j` can change output token `i` in one layer."
     q_idx, kv_idx, _ = window_index(length, window, stride=stride, kv_windows=kv_windows)
     q_hot = torch.zeros(len(q_idx), length).scatter_(1, q_idx, 1.)      # (nw L) membership of the query windows

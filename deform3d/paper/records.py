@@ -6,7 +6,7 @@ Docs: https://deform3d.github.io/deform3d/paper.records.html.md"""
 
 # %% ../../nbs/31_paper.records.ipynb #52fd9446
 from __future__ import annotations
-import json, math, os, platform, subprocess
+import hashlib, json, math, os, platform, subprocess
 from importlib import metadata
 from pathlib import Path
 import pandas as pd
@@ -15,8 +15,8 @@ from ..utils import atomic_path, hardware_info   # hardware_info: 00_utils (the 
 from .targets import repo_root
 
 # %% auto #0
-__all__ = ['METRICS_FILE', 'PACKAGES', 'PATH_PARAMS', 'write_metrics', 'write_json', 'git_info', 'package_versions',
-           'portable_path', 'portable_text', 'load_records', 'latest_records']
+__all__ = ['METRICS_FILE', 'PACKAGES', 'CODE_PATHS', 'DIFF_LIMIT', 'PATH_PARAMS', 'write_metrics', 'write_json', 'git_info',
+           'keep_diff', 'package_versions', 'portable_path', 'portable_text', 'load_records', 'latest_records']
 
 # %% ../../nbs/31_paper.records.ipynb #55cd6e1a
 METRICS_FILE = 'metrics.json'
@@ -53,16 +53,39 @@ def write_json(path: str | os.PathLike, data) -> Path:
 PACKAGES = ('deform3d', 'torch', 'numpy', 'einops', 'pandas', 'scipy', 'torchmetrics', 'decord', 'av',
             'papermill', 'nbclient', 'ipykernel')
 
-def git_info(root: Path | None = None) -> dict:
-    "Commit and dirty flag of the checkout at `root` (None values outside a git checkout)."
+CODE_PATHS = ('deform3d', 'nbs/paper', 'pyproject.toml')   # what a paper run executes: package, configs, notebooks
+DIFF_LIMIT = 512 * 1024                                        # bytes of diff kept beside a record
+
+def git_info(root: Path | None = None, paths=CODE_PATHS) -> dict:
+    "Commit at `root`, whether `paths` differ from it, the diff that recreates them (None outside git)."
     root = Path(root or repo_root())
-    def git(*args):
+    def git(*args, ok=(0,)):
         r = subprocess.run(['git', '--no-optional-locks', '-C', str(root), *args],
-                           capture_output=True, text=True, timeout=30)
-        return r.stdout.strip() if r.returncode == 0 else None
-    try: commit, status = git('rev-parse', 'HEAD'), git('status', '--porcelain', '--untracked-files=no')
-    except (OSError, subprocess.SubprocessError): commit, status = None, None
-    return dict(commit=commit, dirty=None if status is None else bool(status))
+                           capture_output=True, text=True, timeout=60)
+        return r.stdout if r.returncode in ok else None
+    try:
+        commit = git('rev-parse', 'HEAD')
+        diff = git('diff', '--no-ext-diff', '--binary', 'HEAD', '--', *paths) if commit else None
+        untracked = git('ls-files', '-z', '--others', '--exclude-standard', '--', *paths) if commit else None
+        untracked = None if untracked is None else [f for f in untracked.split('\0') if f]
+        # new files as patches too (exit status 1: they differ from /dev/null), so that `git apply` gives the tree back
+        new = [git('diff', '--no-index', '--binary', '--', '/dev/null', f, ok=(1,)) for f in untracked or []]
+    except (OSError, subprocess.SubprocessError): commit, diff, untracked, new = None, None, None, []
+    if commit is None or diff is None or untracked is None or None in new:
+        return dict(commit=commit and commit.strip(), dirty=None)
+    diff += ''.join(new)
+    return dict(commit=commit.strip(), dirty=bool(diff), diff=diff or None, untracked=untracked)
+
+def keep_diff(git: dict, path: str | os.PathLike, limit: int = DIFF_LIMIT) -> dict:
+    "`git` as a record keeps it: the diff written to `path` (at most `limit` bytes), its sha256 and size."
+    out = {k: v for k, v in git.items() if k != 'diff'}
+    diff = (git.get('diff') or '').encode()
+    if not git.get('dirty'): return out
+    out.update(diff_sha256=hashlib.sha256(diff).hexdigest(), diff_bytes=len(diff), diff_file=None)
+    if diff and len(diff) <= limit:
+        with atomic_path(path) as tmp: tmp.write_bytes(diff)
+        out['diff_file'] = Path(path).name
+    return out
 
 def package_versions(names=PACKAGES) -> dict:
     "Installed versions of `names` (None when not installed)."

@@ -11,12 +11,12 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 from .targets import Target, load_params, paper_notebook, paper_params_path, repo_root, resolve_targets
-from .records import (METRICS_FILE, PATH_PARAMS, git_info, hardware_info, package_versions,
+from .records import (METRICS_FILE, PATH_PARAMS, git_info, hardware_info, keep_diff, package_versions,
                       portable_path, portable_text, write_json)
 from .tables import build_tables
 
 # %% auto #0
-__all__ = ['papermill_execute', 'notebook_defaults', 'run_one', 'plan_runs', 'run_targets', 'reproduce']
+__all__ = ['PAPER_FREE', 'papermill_execute', 'notebook_defaults', 'run_one', 'plan_runs', 'run_targets', 'reproduce']
 
 # %% ../../nbs/33_paper.runner.ipynb #65c3883d
 def papermill_execute(notebook: Path, output: Path, parameters: dict, cwd: Path, timeout: float | None = None):
@@ -65,7 +65,8 @@ def run_one(target: Target,                # what to reproduce
     params = {**params, 'out_dir': str(run_dir), 'smoke': smoke}
     rec = dict(run_id=run_id, targets=list(targets or (target.name,)), notebook=target.notebook,
                dataset=dataset, setting=setting, parameters=params, status='failed', error=None,
-               started=_now(), wall_time_s=None, git=git_info(), packages=package_versions(), hardware=hardware_info(),
+               started=_now(), wall_time_s=None, git=keep_diff(git_info(), runs_dir / f'{run_id}.diff'),
+               packages=package_versions(), hardware=hardware_info(),
                metrics=None, figures={},
                output_notebook=str(run_dir / f'{target.notebook}.ipynb'))
     t0 = time.perf_counter()
@@ -98,6 +99,20 @@ def run_one(target: Target,                # what to reproduce
     return rec
 
 # %% ../../nbs/33_paper.runner.ipynb #42e8aa94
+PAPER_FREE = ('data_root', 'gpus')    # parameters a paper-setting run may change: where the data is, how many GPUs
+
+def _absolute_paths(params: dict) -> dict:
+    "`params` with its relative path values made absolute (the notebook runs in its own folder)."
+    rel = lambda k, v: k in PATH_PARAMS and isinstance(v, str) and not Path(v).is_absolute()
+    return {k: str(Path(v).resolve()) if rel(k, v) else v for k, v in params.items()}
+
+def _paper_setting(target: Target, dataset: str, params: dict) -> bool:
+    "Whether `params` are the paper's parameter set of `target` on `dataset` (up to `PAPER_FREE`)."
+    path = paper_params_path(target, dataset)
+    if dataset not in target.datasets or not path.exists(): return False
+    paper = _absolute_paths(load_params(path))
+    return all(params.get(k) == paper.get(k) for k in {*params, *paper} - set(PAPER_FREE))
+
 def plan_runs(targets: list[Target],
               *, smoke: bool,
               datasets: list[str] | None = None,
@@ -115,13 +130,9 @@ def plan_runs(targets: list[Target],
             else:
                 raise FileNotFoundError(
                     f"deform3d reproduce: no parameters for {t.name} on {d!r}: {path} does not exist")
-            params = {**params, **(overrides or {})}
-            # the notebook runs in its run folder: make paths absolute
-            for k in ('data_root', 'pose_source', 'checkpoint'):
-                if isinstance(params.get(k), str) and not Path(params[k]).is_absolute():
-                    params[k] = str(Path(params[k]).resolve())
+            params = _absolute_paths({**params, **(overrides or {})})   # the notebook runs in its run folder
             run_smoke = bool(params.get('smoke', smoke))
-            setting = 'smoke' if run_smoke else 'paper' if d in t.datasets else 'variant'
+            setting = 'smoke' if run_smoke else 'paper' if _paper_setting(t, d, params) else 'variant'
             key = (t.notebook, d, json.dumps(params, sort_keys=True, default=str))
             if key in runs: runs[key]['targets'].append(t.name)
             else:

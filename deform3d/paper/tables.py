@@ -6,15 +6,15 @@ Docs: https://deform3d.github.io/deform3d/paper.tables.html.md"""
 
 # %% ../../nbs/32_paper.tables.ipynb #e4800167
 from __future__ import annotations
-import math, re, shutil
+import hashlib, math, re, shutil
 from pathlib import Path
 import pandas as pd
 from .targets import TARGETS, Target, repo_root
 from .records import latest_records, load_records
 
 # %% auto #0
-__all__ = ['SMOKE_NOTE', 'VARIANT_NOTE', 'reference_frame', 'target_frame', 'markdown_table', 'kept_runs', 'build_tables',
-           'compare_with_paper']
+__all__ = ['SMOKE_NOTE', 'VARIANT_NOTE', 'OWN_ROWS_NOTE', 'NO_PAPER_RUN', 'UNRECORDED_DIFF', 'reference_frame', 'fills_paper',
+           'target_frame', 'markdown_table', 'kept_runs', 'build_tables', 'compare_with_paper']
 
 # %% ../../nbs/32_paper.tables.ipynb #327e5b80
 def reference_frame(target: Target, reference_dir: Path) -> pd.DataFrame | None:
@@ -27,22 +27,40 @@ def reference_frame(target: Target, reference_dir: Path) -> pd.DataFrame | None:
     return ref.melt(id_vars=['row', *target.label_columns], value_vars=list(target.value_columns),
                     var_name='column', value_name='paper')
 
+def fills_paper(rec: dict, target: Target) -> bool:
+    "Whether record `rec` may fill the paper's rows of `target` (paper setting, one of its datasets)."
+    return rec.get('setting') == 'paper' and rec.get('dataset') in target.datasets
+
 def target_frame(target: Target, records: list[dict], reference_dir: Path) -> pd.DataFrame:
     "Paper and reproduced numbers of `target` side by side, with the run each reproduced one came from."
-    rows = [{**r, 'setting': rec['setting'], 'dataset': rec['dataset'], 'run': rec['run_id']}
+    rows = [{**r, 'setting': rec['setting'], 'dataset': rec['dataset'], 'run': rec['run_id'],
+             '_paper': fills_paper(rec, target)}
             for rec in latest_records(records, target.name) for r in rec['metrics'][target.name]['rows']]
-    rep = pd.DataFrame(rows, columns=['row', 'column', 'value', 'setting', 'dataset', 'run'] if not rows else None)
+    cols = ['row', 'column', 'value', 'setting', 'dataset', 'run', '_paper']
+    rep = pd.DataFrame(rows, columns=None if rows else cols)
     rep = rep.rename(columns={'value': 'reproduced'})
     rep['row'] = rep['row'].astype(str)
     ref = reference_frame(target, reference_dir)
     if ref is None: df = rep.assign(paper=float('nan'))
     elif 'paper' not in ref: df = ref.merge(rep, on='row', how='right').assign(paper=float('nan'))
-    else: df = ref.merge(rep, on=['row', 'column'], how='left' if rep.empty else 'outer')
+    else:
+        # only a run at the paper's setting on the paper's data sits in a paper row; smoke and variant rows: their own
+        own, other = rep[rep['_paper'].astype(bool)], rep[~rep['_paper'].astype(bool)]
+        df = ref.merge(own, on=['row', 'column'], how='left' if own.empty else 'outer')
+        labels = ref[['row', *target.label_columns]].drop_duplicates('row')
+        other = labels.merge(other, on='row', how='right').assign(paper=float('nan'))
+        df = pd.concat([df, other], ignore_index=True) if not other.empty else df
     df['difference'] = df['reproduced'] - df['paper']
     if ref is not None:                                  # the paper's row order (an outer merge sorts the keys)
         order = {r: i for i, r in enumerate(ref['row'])}
-        df = df.assign(_o=df['row'].map(order).fillna(len(order))).sort_values('_o', kind='stable').drop(columns='_o')
-    df = df.reset_index(drop=True)
+        runs = {r: i + 1 for i, r in enumerate(dict.fromkeys(df.loc[df['_paper'].eq(False), 'run']))}
+        cols = {c: i for i, c in enumerate(target.value_columns)}
+        # the paper's rows first (its row and column order), then the rows of each smoke or variant run, in the order
+        # the runs started
+        keys = dict(_g=df['run'].map(runs).fillna(0), _r=df['row'].map(order).fillna(len(order)),
+                    _c=df['column'].map(cols).fillna(len(cols)) if 'column' in df else 0)
+        df = df.assign(**keys).sort_values(list(keys), kind='stable').drop(columns=list(keys))
+    df = df.drop(columns='_paper').reset_index(drop=True)
     first = ['row', *target.label_columns, 'column', 'paper', 'reproduced', 'difference']
     last = ['setting', 'dataset', 'run']
     extra = [c for c in df.columns if c not in {*first, *last}]
@@ -56,6 +74,13 @@ VARIANT_NOTE = ("**Variant setting:** a parameter set of `deform3d/paper_params`
                 "(other data or a CPU-sized model); its rows and columns are its own and are not compared with "
                 "the paper's numbers.")
 
+OWN_ROWS_NOTE = ("**Rows of their own:** a smoke or variant run never fills a row of the paper's table: its rows "
+                 "follow the paper's, marked `(smoke)` or `(variant)`, with the paper and difference columns empty. "
+                 "Only a run at the paper's setting on the paper's data fills the reproduced column of a paper row.")
+
+NO_PAPER_RUN = ("**No run at the paper's setting on the paper's data yet:** the reproduced and difference columns "
+                "of the paper's rows stay empty until one fills them.")
+
 def _fmt(v) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)): return ''
     if isinstance(v, float): return f'{v:.2f}' if abs(v) >= 1 or v == 0 else f'{v:.3g}'
@@ -67,16 +92,46 @@ def markdown_table(df: pd.DataFrame) -> str:
     lines += ['| ' + ' | '.join(_fmt(v) for v in row) + ' |' for row in df.itertuples(index=False)]
     return '\n'.join(lines)
 
+UNRECORDED_DIFF = ' (ran with uncommitted changes, diff not recorded)'
+
+def _dirty_text(git: dict) -> str:
+    "What a provenance line says of the uncommitted changes a run ran with (nothing for a clean tree)."
+    if not git.get('dirty'): return ''
+    if 'diff_sha256' not in git: return UNRECORDED_DIFF
+    sha, size, parts = git['diff_sha256'][:12], git['diff_bytes'], []
+    if git.get('diff_file'): parts.append(f"diff `runs/{git['diff_file']}`, {size} bytes, sha256 {sha}")
+    elif size: parts.append(f"diff of {size} bytes not kept (over the size limit), sha256 {sha}")
+    if git.get('untracked'): parts.append(f"new files in it: {', '.join(git['untracked'])}")
+    return f" (with uncommitted changes: {'; '.join(parts)})"
+
+def _check_diff(rec: dict, tables_dir: Path):
+    "The diff file a record names exists beside it and has the recorded hash."
+    g = rec.get('git') or {}
+    if not g.get('diff_file'): return
+    path = Path(tables_dir) / 'runs' / g['diff_file']
+    if not path.exists():
+        raise FileNotFoundError(f"deform3d reproduce: diff {path} of record {rec['run_id']} is missing")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != g['diff_sha256']:
+        raise ValueError(f"deform3d reproduce: diff {path} does not match the sha256 in record {rec['run_id']}")
+
 def _provenance(rec: dict) -> str:
     if rec.get('provenance'): return rec['provenance']          # a row kept from the table (its record is not here)
     g, h, pk = rec['git'], rec['hardware'], rec['packages']
-    commit = (g['commit'] or 'unknown')[:12] + (' (with uncommitted changes)' if g.get('dirty') else '')
+    commit = (g['commit'] or 'unknown')[:12] + _dirty_text(g)
     params = ', '.join(f'{k}={v}' for k, v in rec['parameters'].items() if k != 'out_dir')
     gpus = ', GPUs: ' + ', '.join(h['gpus']) if h['gpus'] else ''
     load = ', load average ' + str(h['load_average'][0]) if h.get('load_average') else ''
     return (f"- `{rec['run_id']}`: {rec['setting']} setting, dataset `{rec['dataset']}`, commit {commit}, "
             f"started {rec['started']}, {rec['wall_time_s']:.0f} s on {h['cpu']} ({h['cpu_count']} CPUs{gpus}{load}), "
             f"torch {pk.get('torch')}; parameters: {params}")
+
+def _cells(line: str) -> list[str]: return [c.strip() for c in re.split(r'(?<!\\)\|', line)[1:-1]]
+
+def _merge_line(kept: str, built: str, columns: list[str], fresh: list[str]) -> str:
+    "A kept table line, its cells of `fresh` columns from `built` (the run's own cells as written)."
+    old, new = _cells(kept), _cells(built)
+    if len(old) != len(columns): return built
+    return '| ' + ' | '.join(n if c in fresh else o for c, o, n in zip(columns, old, new)) + ' |'
 
 def kept_runs(tables_dir: Path, target: Target, have: set[str]) -> list[dict]:
     "Runs of `tables_dir/<target>.csv` without a record in `have`, as records read back from the table."
@@ -91,6 +146,7 @@ def kept_runs(tables_dir: Path, target: Target, have: set[str]) -> list[dict]:
         sub = df[df['run'] == run]
         dataset, setting = sub['dataset'].iloc[0], sub['setting'].iloc[0]
         prov = next((l for l in lines if l.startswith(f'- `{run}`: ')), None)
+        if prov: prov = prov.replace(' (with uncommitted changes)', UNRECORDED_DIFF)   # tables before diffs were kept
         started = re.search(r', started (\S+), ', prov or '')
         if prov is None or started is None:
             raise ValueError(f"{md}: no provenance line for run {run!r} of {csv}")
@@ -128,16 +184,25 @@ def build_tables(tables_dir: Path,
         df.round(4).to_csv(tables_dir / f'{t.name}.csv', index=False)
         md = [f'# {t.title}', '', f'Generated by `deform3d reproduce` from the run records in `runs/` (do not edit). '
               'Accuracies in percent; difference = reproduced - paper, in percentage points.', '']
+        has_paper = df['paper'].notna().any()
         if any(r['setting'] == 'smoke' for r in recs): md += [SMOKE_NOTE, '']
         if any(r['setting'] == 'variant' for r in recs): md += [VARIANT_NOTE, '']
+        if has_paper and not all(fills_paper(r, t) for r in recs): md += [OWN_ROWS_NOTE, '']
+        if has_paper and not any(fills_paper(r, t) for r in recs): md += [NO_PAPER_RUN, '']
         md += [f"- {r['dataset']} ({r['setting']}): {r['metrics'][t.name]['notes']}"
                for r in recs if r['metrics'][t.name]['notes']]
         if t.claim: md += ['', f'The paper gives no numbers here. Its text: {t.claim}']
-        shown = df.drop(columns=['paper', 'difference']) if df['paper'].isna().all() else df   # no published numbers
+        shown = df if has_paper else df.drop(columns=['paper', 'difference'])      # no published numbers: no columns
+        if has_paper:                                    # a smoke or variant row says so where a reader looks first
+            own = df['run'].map({r['run_id']: fills_paper(r, t) for r in recs}).fillna(True).astype(bool)
+            mark = df['setting'].where(df['setting'].ne('paper'), 'paper setting on ' + df['dataset'].astype(str))
+            shown = shown.assign(row=df['row'].where(own, df['row'] + ' (' + mark.astype(str) + ')'))
         table = markdown_table(shown).split('\n')
         kept = {r['run_id']: iter(r['md_lines']) for r in recs if 'md_lines' in r}     # its rows, in the table's order
+        fresh = ['row', *t.label_columns, 'paper', 'difference']       # cells not of the run: from this build
         for i, run in enumerate(df['run']):
-            if run in kept: table[2 + i] = next(kept[run])
+            if run in kept: table[2 + i] = _merge_line(next(kept[run]), table[2 + i], list(shown.columns), fresh)
+        for r in recs: _check_diff(r, tables_dir)
         md += ['', '\n'.join(table), '', '## Runs', ''] + [_provenance(r) for r in recs]
         figs = []
         for r in recs:
@@ -157,8 +222,14 @@ def build_tables(tables_dir: Path,
     return written
 
 # %% ../../nbs/32_paper.tables.ipynb #5e256bed
-def compare_with_paper(target: str, rows: pd.DataFrame, reference_dir: Path | None = None) -> pd.DataFrame:
-    "The paper's table of `target` with this notebook's rows beside it (what `build_tables` will write)."
-    rec = dict(status='ok', dataset='', setting='', run_id='this notebook',
+def compare_with_paper(target: str,                     # e.g. 'table4'
+                       rows: pd.DataFrame,              # this notebook's rows: row, column, value, ...
+                       dataset: str = '',               # the notebook's dataset parameter
+                       smoke: bool = True,              # the notebook's smoke parameter
+                       reference_dir: Path | None = None,
+                      ) -> pd.DataFrame:
+    "The paper's table of `target` beside `rows` of a notebook (in its rows only at paper setting)."
+    setting = 'smoke' if smoke else 'paper' if dataset in TARGETS[target].datasets else 'variant'
+    rec = dict(status='ok', dataset=dataset, setting=setting, run_id='this notebook',
                metrics={target: {'rows': rows.to_dict('records')}})
     return target_frame(TARGETS[target], [rec], Path(reference_dir or repo_root() / 'paper_tables' / 'reference'))

@@ -6,7 +6,7 @@ Docs: https://deform3d.github.io/deform3d/training.builders.html.md"""
 
 # %% ../../nbs/22_training.builders.ipynb #f703c6cd
 from __future__ import annotations
-import functools, random
+import functools, random, signal
 import numpy as np
 import torch
 import torch.nn as nn
@@ -16,11 +16,11 @@ from ..model.deformer import Deformer3D
 from ..data.base import CachedDataset, collate
 from ..data.datasets import build_dataset
 from .config import ConfigError, ExperimentConfig, resolve
-from .distributed import Runtime
+from .distributed import STOP_SIGNALS, Runtime
 
 # %% auto #0
-__all__ = ['build_model', 'build_datasets', 'class_names', 'derive_seed', 'seed_everything', 'worker_init_fn', 'make_loader',
-           'autocast_dtype', 'to_device', 'forward']
+__all__ = ['build_model', 'build_datasets', 'class_names', 'derive_seed', 'seed_everything', 'worker_init_fn', 'ResumableSampler',
+           'make_loader', 'autocast_dtype', 'to_device', 'forward']
 
 # %% ../../nbs/22_training.builders.ipynb #c30be96b
 def build_model(cfg: ExperimentConfig) -> nn.Module:
@@ -51,17 +51,25 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 def worker_init_fn(worker_id: int) -> None:
-    "A DataLoader worker seeds Python and numpy from its torch seed (which the loader's generator sets)."
+    "A DataLoader worker seeds Python and numpy from its torch seed and ignores SIGTERM / SIGUSR1."
+    # Slurm signals every process of a job step: a loader worker ended by it would fail the step that stops the run
+    for sig in STOP_SIGNALS: signal.signal(sig, signal.SIG_IGN)
     s = torch.initial_seed() % 2**32
     random.seed(s)
     np.random.seed(s)
 
 # %% ../../nbs/22_training.builders.ipynb #d626d6d0
+class ResumableSampler(DistributedSampler):
+    "DistributedSampler (seed + epoch, tail dropped) that can skip the first `skip` indices of an epoch."
+    skip: int = 0     # indices of this epoch already trained on (a run resumed mid-epoch); never loaded again
+    def __iter__(self): return iter(list(super().__iter__())[self.skip:])
+    def __len__(self) -> int: return super().__len__() - self.skip
+
 def make_loader(ds, *, batch_size: int, rt: Runtime, num_workers: int, num_persons: int, shuffle: bool,
                 seed: int = 0) -> DataLoader:
     "This process's loader of `ds`: `shuffle` for training, else the unpadded test shard `rank::world`."
     if shuffle:     # DistributedSampler: the order from seed + epoch, the tail dropped
-        sampler = DistributedSampler(ds, num_replicas=rt.world, rank=rt.rank, shuffle=True, seed=seed, drop_last=True)
+        sampler = ResumableSampler(ds, num_replicas=rt.world, rank=rt.rank, shuffle=True, seed=seed, drop_last=True)
     else: sampler = list(range(rt.rank, len(ds), rt.world))
     return DataLoader(
         ds,

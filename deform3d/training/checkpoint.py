@@ -6,7 +6,7 @@ Docs: https://deform3d.github.io/deform3d/training.checkpoint.html.md"""
 
 # %% ../../nbs/23_training.checkpoint.ipynb #8298e7c9
 from __future__ import annotations
-import os, random
+import os, random, shutil
 from pathlib import Path
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from .builders import build_model
 
 # %% auto #0
 __all__ = ['CHECKPOINT_KEYS', 'atomic_save', 'CheckpointError', 'load_checkpoint', 'get_rng_state', 'set_rng_state', 'unwrap',
-           'training_state', 'restore_training_state', 'model_from_checkpoint']
+           'training_state', 'restore_training_state', 'save_checkpoint', 'model_from_checkpoint']
 
 # %% ../../nbs/23_training.checkpoint.ipynb #8d24de19
 def atomic_save(obj, path: str | os.PathLike) -> Path:
@@ -71,15 +71,21 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 def training_state(cfg: ExperimentConfig, *, epoch: int, model: nn.Module, optimizer, scheduler, scaler,
-                   rng: list[dict], classes: list[str], history: list[dict]) -> dict:
-    "Everything a resumed run needs, after `epoch` finished epochs, as tensors and plain values."
-    return {'format': 1, 'epoch': epoch, 'model': unwrap(model).state_dict(), 'optimizer': optimizer.state_dict(),
+                   rng: list[dict], classes: list[str], history: list[dict],
+                   ema: nn.Module | None = None,        # the AveragedModel of `train.ema`
+                   position: dict | None = None,        # inside epoch `epoch + 1`: {'step', 'ranks'} (None: its start)
+                   step_rows: list[dict] | None = None, # the rows of log_steps.csv so far
+                  ) -> dict:
+    "What a resumed run needs after `epoch` epochs (and `position`), as tensors and plain values."
+    return {'format': 2, 'epoch': epoch, 'model': unwrap(model).state_dict(), 'optimizer': optimizer.state_dict(),
             'scheduler': scheduler.state_dict(), 'scaler': scaler.state_dict(), 'rng': rng,
-            'config': to_dict(cfg), 'classes': list(classes), 'history': list(history)}
+            'config': to_dict(cfg), 'classes': list(classes), 'history': list(history),
+            'ema': None if ema is None else ema.state_dict(), 'position': position,
+            'step_rows': None if step_rows is None else list(step_rows)}
 
 def restore_training_state(ck: dict, cfg: ExperimentConfig, *, model: nn.Module, optimizer, scheduler, scaler,
-                           rank: int = 0) -> tuple[list[dict], int]:
-    "Load checkpoint `ck` into a run of `cfg` (this process's RNG states); (epoch log, finished epochs)."
+                           rank: int = 0, ema: nn.Module | None = None) -> tuple[list[dict], int]:
+    "Load checkpoint `ck` into a run of `cfg` (this rank's RNG states, `ema`); (epoch log, epochs done)."
     diff = [k for k, v in to_dict(cfg.model).items() if ck['config']['model'].get(k) != v]
     if diff:
         keys = ', '.join('model.' + k for k in diff)
@@ -88,13 +94,39 @@ def restore_training_state(ck: dict, cfg: ExperimentConfig, *, model: nn.Module,
     optimizer.load_state_dict(ck['optimizer'])
     scheduler.load_state_dict(ck['scheduler'])
     scaler.load_state_dict(ck['scaler'])
+    if ema is not None:
+        # a run that turns the average on later starts it from the restored weights
+        if ck.get('ema') is not None: ema.load_state_dict(ck['ema'])
+        else: ema.module.load_state_dict(unwrap(model).state_dict())
     set_rng_state(ck['rng'][min(rank, len(ck['rng']) - 1)])
     return list(ck['history']), int(ck['epoch'])
 
-def model_from_checkpoint(ckpt: dict | str | os.PathLike) -> tuple[nn.Module, ExperimentConfig, list[str]]:
+def save_checkpoint(state: dict, folder: str | os.PathLike, step: int, *, keep_last: int = 2,
+                    best: bool = False) -> Path:
+    "`state` as `folder/step_{step}.pt` and `last.pt` (`best.pt` if `best`); the newest `keep_last` kept."
+    folder = Path(folder)
+    path = atomic_save(state, folder / f'step_{step:09d}.pt')
+    for name in ['last.pt'] + ['best.pt'] * best: _same_file(path, folder / name)
+    for old in sorted(folder.glob('step_*.pt'))[:-keep_last]: old.unlink()
+    return path
+
+def _same_file(src: Path, dst: Path) -> None:
+    "Replace `dst` by `src` atomically: a hard link renamed over it (a copy where links fail)."
+    with atomic_path(dst) as tmp:
+        tmp.unlink()
+        try: os.link(src, tmp)
+        except OSError: shutil.copyfile(src, tmp)
+
+def model_from_checkpoint(ckpt: dict | str | os.PathLike,
+                          ema: bool = False,   # the averaged weights of `train.ema` instead of the trained ones
+                         ) -> tuple[nn.Module, ExperimentConfig, list[str]]:
     "(model in eval mode with the checkpoint's weights, its config, its class names)."
     if not isinstance(ckpt, dict): ckpt = load_checkpoint(ckpt)
     cfg = load_config(ckpt['config'])
     model = build_model(cfg)
-    model.load_state_dict(ckpt['model'])
+    if ema and ckpt.get('ema') is None: raise CheckpointError("the checkpoint holds no averaged weights (train.ema=0)")
+    # AveragedModel's state: the model's under 'module.', and its update count
+    weights = ckpt['model']
+    if ema: weights = {k[len('module.'):]: v for k, v in ckpt['ema'].items() if k.startswith('module.')}
+    model.load_state_dict(weights)
     return model.eval(), cfg, list(ckpt['classes'])

@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 from ..model.deformer import ModelConfig
 from ..data.base import DATASETS, DataConfig
+from ..data.custom import custom_classes
+from ..data.transforms import LAYOUTS
 from ..utils import check_choice, parse_assignment
 
 # %% auto #0
@@ -52,6 +54,10 @@ class TrainConfig:
     logger: str = 'csv'
     compile: bool = False           # torch.compile the model (off by default: see 26_training.train for why)
     log_every: int = 10             # every N optimizer steps a row of OUT/log_steps.csv: mean loss, lr (0: none)
+    accumulate_steps: int = 1       # micro-batches per optimizer step: batch_size / (processes * this) clips each
+    checkpoint_every: int = 0       # also a checkpoint every N optimizer steps inside an epoch (0: at epoch ends only)
+    keep_last: int = 2              # step checkpoints kept in OUT/checkpoints (last.pt and best.pt besides)
+    ema: float = 0.                 # decay of an exponential moving average of the weights (0: none; e.g. 0.9998)
 
 @dataclass
 class ExperimentConfig:
@@ -225,7 +231,21 @@ def load_config(config: str | os.PathLike | dict,                               
                ) -> ExperimentConfig:
     "The type-checked `ExperimentConfig` of `config` and its `_base_` files, `overrides` applied."
     d = _inherit(config, Path.cwd(), ()) if isinstance(config, dict) else read_config(config)
-    return from_dict(ExperimentConfig, apply_overrides(d, overrides))
+    return from_dict(ExperimentConfig, _count_classes(apply_overrides(d, overrides)))
+
+def _count_classes(d: dict) -> dict:
+    "`d` with a custom data set's null `model.num_classes` set to the classes found under `data.root`."
+    data, model = d.get('data') or {}, d.get('model') or {}
+    if data.get('dataset') != 'custom' or 'num_classes' not in model or model['num_classes'] is not None: return d
+    root = data.get('root')
+    if not root:
+        raise ConfigError("model.num_classes: null counts the classes of the custom data set at data.root, which is "
+                          "not set: --set data.root=DIR (or set model.num_classes)")
+    if not Path(root).expanduser().is_dir(): raise ConfigError(f"data.root '{root}' does not exist")
+    lists = (data.get('train_list'), data.get('test_list'))
+    try: n = len(custom_classes(Path(root).expanduser(), data.get('label_map'), *lists))
+    except (OSError, ValueError) as e: raise ConfigError(' '.join(str(e).split())) from None
+    return merge(d, {'model': {'num_classes': n}})
 
 def save_config(cfg: ExperimentConfig, path: str | os.PathLike) -> Path:
     path = Path(path)
@@ -263,6 +283,14 @@ def validate(cfg: ExperimentConfig, *, need_data: bool = True, training: bool = 
     for k in ('epochs', 'batch_size'):
         if getattr(t, k) < 1: raise ConfigError(f"train.{k} must be >= 1, got {getattr(t, k)}")
     if t.log_every < 0: raise ConfigError(f"train.log_every must be >= 0 (0: no per-step log), got {t.log_every}")
+    for k in ('accumulate_steps', 'keep_last'):
+        if getattr(t, k) < 1: raise ConfigError(f"train.{k} must be >= 1, got {getattr(t, k)}")
+    if t.batch_size % t.accumulate_steps:
+        raise ConfigError(f"train.batch_size={t.batch_size} is not divisible by "
+                          f"train.accumulate_steps={t.accumulate_steps} (equal micro-batches)")
+    if t.checkpoint_every < 0:
+        raise ConfigError(f"train.checkpoint_every must be >= 0 (0: at epoch ends only), got {t.checkpoint_every}")
+    if not 0 <= t.ema < 1: raise ConfigError(f"train.ema must be in [0, 1) (0: no average), got {t.ema}")
     if t.lr <= 0 or t.warmup_epochs < 0 or t.clip_grad < 0 or not 0 <= t.label_smoothing < 1:
         raise ConfigError("train: lr > 0, warmup_epochs >= 0, clip_grad >= 0 and 0 <= label_smoothing < 1 "
                           f"are required ({t})")
@@ -277,6 +305,12 @@ def validate(cfg: ExperimentConfig, *, need_data: bool = True, training: bool = 
                           "(cached samples would repeat the first epoch's random crops) "
                           "and data.num_workers=0 (worker processes do not keep a cache between epochs)")
     check_choice('data.skeleton', d.skeleton, ('kinect', 'hrnet'), ConfigError)
+    if d.layout is not None:
+        check_choice('data.layout', d.layout, LAYOUTS, ConfigError)
+        if LAYOUTS[d.layout].num_joints != cfg.model.num_joints:
+            raise ConfigError(f"data.layout={d.layout} has {LAYOUTS[d.layout].num_joints} joints "
+                              f"but model.num_joints={cfg.model.num_joints}")
+    if not 0 <= d.test_fraction < 1: raise ConfigError(f"data.test_fraction must be in [0, 1), got {d.test_fraction}")
     r, m = resolve(cfg).data, cfg.model
     if training and (r.clip_len, (r.img_size, r.img_size)) != (m.num_frames, tuple(m.img_size)):
         raise ConfigError(f"data.clip_len={r.clip_len}, data.img_size={r.img_size} "

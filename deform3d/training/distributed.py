@@ -6,7 +6,7 @@ Docs: https://deform3d.github.io/deform3d/training.distributed.html.md"""
 
 # %% ../../nbs/21_training.distributed.ipynb #f789b201
 from __future__ import annotations
-import os, re, subprocess, sys, typing
+import os, re, signal, subprocess, sys, threading, typing
 from pathlib import Path
 from dataclasses import dataclass
 import torch
@@ -14,8 +14,9 @@ import torch.nn as nn
 import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['WORKER_ERROR', 'TORCHRUN_NOISE', 'Runtime', 'init_distributed', 'all_reduce_sum', 'AllReduceSum', 'GlobalBatchNorm',
-           'convert_global_batchnorm', 'torchrun_command', 'WorkerOutput', 'run_torchrun']
+__all__ = ['PREEMPTED', 'STOP_SIGNALS', 'WORKER_ERROR', 'TORCHRUN_NOISE', 'Runtime', 'init_distributed', 'all_reduce_sum',
+           'host_group', 'Preempted', 'StopRequest', 'AllReduceSum', 'GlobalBatchNorm', 'convert_global_batchnorm',
+           'torchrun_command', 'WorkerOutput', 'run_torchrun']
 
 # %% ../../nbs/21_training.distributed.ipynb #bdc25e6f
 @dataclass
@@ -48,6 +49,44 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     "Sum over processes (identity without a process group)."
     if dist.is_available() and dist.is_initialized(): dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t
+
+def host_group():
+    "A gloo group for flags held by the host (None: the default group, which is gloo already, or none)."
+    # a flag all-reduced over NCCL would need a device sync to be read; over gloo it stays on the host
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_backend() == 'gloo': return None
+    return dist.new_group(backend='gloo')
+
+# the exit status of a run stopped by SIGTERM or SIGUSR1 after writing its checkpoint (128 + SIGTERM, as a shell
+# reports a process ended by SIGTERM): a requeue script resubmits the job on it
+PREEMPTED = 143
+# Slurm: SIGTERM at preemption or scancel, SIGUSR1 before the time limit with --signal=USR1@seconds
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+class Preempted(SystemExit):
+    "A run stopped by a signal after its checkpoint: exit status `PREEMPTED` (not an `Exception`)."
+    def __init__(self, message: str):
+        super().__init__(PREEMPTED)
+        self.message = message
+    def __str__(self) -> str: return self.message
+
+class StopRequest:
+    "While entered: SIGTERM and SIGUSR1 set `signum` (the training loop stops at its next step boundary)."
+    def __init__(self): self.signum, self._old = 0, {}
+    def _handler(self, signum, frame): self.signum = signum
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():     # signal handlers live in the main thread
+            self._old = {s: signal.signal(s, self._handler) for s in STOP_SIGNALS}
+        return self
+    def __exit__(self, *exc):
+        for s, h in self._old.items(): signal.signal(s, h)
+        self._old = {}
+
+    def agreed(self, group=None) -> int:
+        "The signal any process got (0: none), on every process (a host all-reduce over `group`)."
+        if not (dist.is_available() and dist.is_initialized()): return self.signum
+        t = torch.tensor([self.signum], dtype=torch.int64)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX, group=group)
+        return int(t)
 
 # %% ../../nbs/21_training.distributed.ipynb #7c8a3dae
 class AllReduceSum(torch.autograd.Function):
@@ -165,11 +204,17 @@ def run_torchrun(module: str, args: typing.Sequence[str], nproc: int, *,
     "Run `torchrun_command` (`where`: node args); on failure, RuntimeError with the first worker error."
     cmd = torchrun_command(module, args, nproc, **where)
     out = WorkerOutput(lambda s: (sys.stderr.write(s), sys.stderr.flush()))
-    with subprocess.Popen(cmd, stderr=subprocess.PIPE) as proc, open(log or os.devnull, 'wb') as keep:
+    # torchrun passes SIGUSR1 on to the workers like SIGTERM (by default SIGUSR1 would end it, orphaning them); this
+    # process waits for them: the signal reaches every process of the group (Slurm signals all processes of a step)
+    env = {**os.environ, 'TORCHELASTIC_SIGNALS_TO_HANDLE': 'SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1'}
+    with StopRequest() as stop, subprocess.Popen(cmd, stderr=subprocess.PIPE, env=env) as proc, \
+            open(log or os.devnull, 'wb') as keep:
         while chunk := os.read(proc.stderr.fileno(), 1 << 16):
             keep.write(chunk)
             out.feed(chunk.decode(errors='replace'))
         out.close()
+    if proc.returncode != 0 and stop.signum:
+        raise Preempted(f"deform3d: stopped by {signal.Signals(stop.signum).name} (exit status {PREEMPTED})")
     if proc.returncode != 0:
         where_log = f"; torchrun's output: {log}" if log else ''
         if out.errors: raise RuntimeError(f"{out.errors[0]} (a process under torchrun{where_log})")

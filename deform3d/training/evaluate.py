@@ -121,6 +121,8 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike | dict,  # a checkpoint fi
     t, d = cfg.train, cfg.data
     rt = init_distributed(device or t.device)
     test = build_dataset(d, d.test_split, train=False, num_clips=d.test_clips, test_flip=d.test_flip)
+    if d.dataset == 'custom' and list(test.classes) != classes:     # a custom set's labels are its class order
+        raise ValueError(f"{d.root}: classes {list(test.classes)} but the checkpoint was trained on {classes}")
     loader = make_loader(test, batch_size=batch_size or max(1, t.batch_size // rt.world), rt=rt,
                          num_workers=d.num_workers if num_workers is None else num_workers,
                          num_persons=d.num_persons, shuffle=False)

@@ -6,29 +6,32 @@ Docs: https://deform3d.github.io/deform3d/training.train.html.md"""
 
 # %% ../../nbs/26_training.train.ipynb #45fd7e0f
 from __future__ import annotations
-import csv, json, math, os, sys, time, typing
+import contextlib, csv, json, math, os, signal, sys, time, typing
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.distributed as dist
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 from .config import (
     ConfigError, ExperimentConfig, TrainConfig, load_config, resolve, save_config, validate)
 from .distributed import (
-    Runtime, all_reduce_sum, convert_global_batchnorm, init_distributed, run_torchrun, torchrun_command)
+    PREEMPTED, Preempted, Runtime, StopRequest, all_reduce_sum, convert_global_batchnorm, host_group, init_distributed,
+    run_torchrun, torchrun_command)
 from .builders import (
     autocast_dtype, build_datasets, build_model, class_names, derive_seed,
     forward, make_loader, seed_everything, to_device)
 from .checkpoint import (
-    atomic_save, get_rng_state, load_checkpoint, restore_training_state, training_state, unwrap)
+    get_rng_state, load_checkpoint, restore_training_state, save_checkpoint, set_rng_state, training_state, unwrap)
 from .evaluate import evaluate, plot_curves, write_eval_outputs
 from .tracking import make_logger
 from ..utils import atomic_path
 
 # %% auto #0
-__all__ = ['DECAYED_LAYERS', 'LOG_FIELDS', 'STEP_LOG_FIELDS', 'param_groups', 'lr_at', 'make_scheduler', 'NonFiniteLoss',
-           'train_one_epoch', 'write_log', 'StepLog', 'read_step_log', 'epoch_line', 'train', 'check_launch', 'launch']
+__all__ = ['DECAYED_LAYERS', 'LOG_FIELDS', 'EMA_FIELDS', 'STEP_LOG_FIELDS', 'param_groups', 'lr_at', 'make_scheduler',
+           'NonFiniteLoss', 'train_one_epoch', 'write_log', 'StepLog', 'read_step_log', 'epoch_line', 'train',
+           'check_launch', 'launch']
 
 # %% ../../nbs/26_training.train.ipynb #7ca3f8df
 DECAYED_LAYERS = (nn.Linear, nn.modules.conv._ConvNd)
@@ -64,48 +67,62 @@ class NonFiniteLoss(RuntimeError):
 
 def train_one_epoch(model, loader, optimizer, scheduler, scaler, t: TrainConfig, rt: Runtime, epoch: int,
                     amp: torch.dtype | None, progress: bool = True,
-                    log_step: typing.Callable[[int, dict], None] | None = None,  # (global step, {train_loss, lr})
+                    log_step: typing.Callable | None = None,   # (global step, device loss, lr) -> row loss or None
+                    *,
+                    steps: int | None = None,      # optimizer steps of a whole epoch (default: from `loader`)
+                    start: int = 0,                # optimizer steps of this epoch already done (the loader skips them)
+                    sums: torch.Tensor | None = None,                    # their (loss * n, correct, n)
+                    ema: nn.Module | None = None,  # an AveragedModel updated after every optimizer step
+                    after_step: typing.Callable[[int, torch.Tensor], None] | None = None,  # (steps done, sums)
                    ) -> dict:
     "Train one epoch: {'train_loss', 'train_acc', 'lr'}, averaged over all samples of all processes."
     model.train()
-    sums = torch.zeros(3, dtype=torch.float64, device=rt.device)  # loss * n, correct, n
-    steps = len(loader)
-    bar = tqdm(loader, desc=f'epoch {epoch + 1}/{t.epochs}', disable=not (progress and rt.main), leave=False,
-               dynamic_ncols=True)
-    for i, batch in enumerate(bar):
-        step = epoch * steps + i
-        batch = to_device(batch, rt.device)
-        y = batch['label']
-        with torch.autocast(rt.device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            logits = forward(model, batch)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=t.label_smoothing)
-        if step == t.inject_nan_at: loss = loss * float('nan')
-        ok = torch.isfinite(loss.detach()).to(torch.float64)
-        if rt.distributed: dist.all_reduce(ok, op=dist.ReduceOp.MIN)
-        if ok.item() == 0:
-            raise NonFiniteLoss(f"non-finite training loss ({loss.item()}) at epoch {epoch + 1}, step {i + 1}/{steps} "
-                                f"(global step {step}); the last good checkpoint is kept")
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+    acc = t.accumulate_steps
+    steps = steps or len(loader) // acc
+    sums = torch.zeros(3, dtype=torch.float64, device=rt.device) if sums is None else sums
+    bar = tqdm(total=steps, initial=start, desc=f'epoch {epoch + 1}/{t.epochs}', disable=not (progress and rt.main),
+               leave=False, dynamic_ncols=True)
+    batches = iter(loader)
+    for i in range(start, steps):
+        step, loss_sum = epoch * steps + i, 0.
+        for k in range(acc):
+            batch = to_device(next(batches), rt.device)
+            y = batch['label']
+            # accumulating micro-batches add their gradients locally: DDP all-reduces with the last one only
+            sync = k == acc - 1 or not isinstance(model, nn.parallel.DistributedDataParallel)
+            with contextlib.nullcontext() if sync else model.no_sync():
+                with torch.autocast(rt.device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                    logits = forward(model, batch)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=t.label_smoothing)
+                if step == t.inject_nan_at: loss = loss * float('nan')
+                scaler.scale(loss / acc if acc > 1 else loss).backward()
+            n = y.shape[0]
+            sums[0] += loss.detach().double() * n
+            sums[1] += (logits.detach().argmax(-1) == y).sum()
+            sums[2] += n
+            loss_sum = loss_sum + loss.detach() / acc
         if t.clip_grad > 0:
             scaler.unscale_(optimizer)
             nn.utils.clip_grad_norm_(model.parameters(), t.clip_grad)
-        if log_step is not None: log_step(step, {'train_loss': loss.item(), 'lr': optimizer.param_groups[0]['lr']})
+        lr = optimizer.param_groups[0]['lr']
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
-        n = y.shape[0]
-        sums += torch.stack([loss.detach().double() * n,
-                             (logits.argmax(-1) == y).sum().double(),
-                             torch.tensor(n, dtype=torch.float64, device=rt.device)])
-        if rt.main and progress and i % 10 == 0: bar.set_postfix(loss=f'{loss.item():.3f}')
-    sums = all_reduce_sum(sums)
-    n = max(sums[2].item(), 1.)
-    return {'train_loss': sums[0].item() / n, 'train_acc': sums[1].item() / n, 'lr': optimizer.param_groups[0]['lr']}
+        optimizer.zero_grad(set_to_none=True)
+        if ema is not None: ema.update_parameters(unwrap(model))
+        row = log_step(step, loss_sum, lr) if log_step is not None else None
+        bar.update()
+        if row is not None: bar.set_postfix(loss=f'{row:.3f}')
+        if after_step is not None: after_step(i + 1, sums)
+    bar.close()
+    s = all_reduce_sum(sums.clone()).tolist()
+    n = max(s[2], 1.)
+    return {'train_loss': s[0] / n, 'train_acc': s[1] / n, 'lr': optimizer.param_groups[0]['lr']}
 
 # %% ../../nbs/26_training.train.ipynb #a995dcc0
 LOG_FIELDS = ['epoch', 'lr', 'train_loss', 'train_acc',
               'test_loss', 'test_top1', 'test_top5', 'test_mean_class_accuracy', 'seconds']
+EMA_FIELDS = ['test_ema_loss', 'test_ema_top1', 'test_ema_top5', 'test_ema_mean_class_accuracy']   # train.ema > 0
 
 STEP_LOG_FIELDS = ['epoch', 'step', 'loss', 'lr']
 
@@ -118,21 +135,47 @@ def write_log(rows: list[dict], path: str | os.PathLike, fields: list[str] = LOG
         w.writerows(rows)
 
 class StepLog:
-    "Rows of `log_steps.csv`, one every `every` optimizer steps and at the end of each epoch."
+    "Per-step losses kept on the device, read back every `every` steps: log_steps.csv rows, NaN guard."
     # a row: the training loss averaged over those steps (and over processes), the learning rate of the last of them
-    def __init__(self, every: int, steps_per_epoch: int, rt: Runtime, rows: typing.Sequence[dict] = ()):
+    def __init__(self, every: int, steps_per_epoch: int, rt: Runtime, rows: typing.Sequence[dict] = (),
+                 pending: typing.Sequence[typing.Sequence[float]] = (),  # (step, loss, lr) read back, in no row yet
+                 tracker=None):                                          # gets every step's loss and lr
         self.every, self.steps_per_epoch, self.rt, self.rows = every, steps_per_epoch, rt, list(rows)
-        self._sum, self._n = 0., 0
+        self.pending, self.tracker, self._device = [list(p) for p in pending], tracker, []
 
-    def __call__(self, step: int, values: dict) -> None:
-        "Take global optimizer step `step` (0-based) and its {'train_loss', 'lr'}; every process, every step."
-        if not self.every: return
-        self._sum, self._n = self._sum + values['train_loss'], self._n + 1
-        if (step + 1) % self.every and (step + 1) % self.steps_per_epoch: return
-        s = all_reduce_sum(torch.tensor([self._sum, self._n], dtype=torch.float64, device=self.rt.device))
-        self.rows.append({'epoch': step // self.steps_per_epoch + 1, 'step': step + 1,
-                          'loss': s[0].item() / s[1].item(), 'lr': values['lr']})
-        self._sum, self._n = 0., 0
+    def __call__(self, step: int, loss: torch.Tensor, lr: float) -> float | None:
+        "Take global optimizer step `step` (0-based), its loss (a tensor) and lr; every process, every step."
+        self._device.append((step, loss.detach(), lr))
+        if (step + 1) % self.steps_per_epoch and not (self.every and (step + 1) % self.every == 0): return None
+        self.read()
+        if not self.every or not self.pending:
+            self.pending = []
+            return None
+        s = [sum(p[1] for p in self.pending), len(self.pending)]
+        if self.rt.distributed: s = all_reduce_sum(torch.tensor(s, dtype=torch.float64, device=self.rt.device)).tolist()
+        self.rows.append({'epoch': step // self.steps_per_epoch + 1, 'step': step + 1, 'loss': s[0] / s[1], 'lr': lr})
+        self.pending = []
+        return self.rows[-1]['loss']
+
+    def read(self) -> None:
+        "Read the losses held on the device back (one host sync); NonFiniteLoss at the first non-finite one."
+        if not self._device: return
+        values = torch.stack([l.double() for _, l, _ in self._device]).tolist()
+        bad = next((s for (s, _, _), v in zip(self._device, values) if not math.isfinite(v)), math.inf)
+        if self.rt.distributed:     # the first non-finite step of any process
+            b = torch.tensor([bad], dtype=torch.float64, device=self.rt.device)
+            dist.all_reduce(b, op=dist.ReduceOp.MIN)
+            bad = b.item()
+        if math.isfinite(bad):
+            bad = int(bad)
+            v = next((v for (s, _, _), v in zip(self._device, values) if s == bad), float('nan'))
+            e, i = divmod(bad, self.steps_per_epoch)
+            raise NonFiniteLoss(f"non-finite training loss ({v}) at epoch {e + 1}, step {i + 1}/{self.steps_per_epoch}"
+                                f" (global step {bad}); the last good checkpoint is kept")
+        for (s, _, lr), v in zip(self._device, values):
+            self.pending.append([s, v, lr])
+            if self.tracker: self.tracker.log_step(s, {'train_loss': v, 'lr': lr})
+        self._device = []
 
 def read_step_log(path: str | os.PathLike, until_step: int) -> list[dict]:
     "The rows of the step log at `path` up to global step `until_step`, which a resumed run continues."
@@ -154,6 +197,7 @@ def epoch_line(row: dict, epochs: int) -> str:
     "The line epoch `row` leaves after its progress bar: loss, lr, test accuracy if evaluated, seconds."
     test = ''
     if 'test_top1' in row: test = f", test loss {row['test_loss']:.4f}, test top-1 {100 * row['test_top1']:.1f} %"
+    if 'test_ema_top1' in row: test += f" (average of the weights: {100 * row['test_ema_top1']:.1f} %)"
     return (f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}, "
             f"train top-1 {100 * row['train_acc']:.1f} %, lr {row['lr']:.2e}{test}, {row['seconds']:.1f} s")
 
@@ -162,24 +206,28 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
     "Run an experiment; returns the final test metrics (also in `out/metrics.json` on the main process)."
     cfg = resolve(validate(cfg, need_data=datasets is None))
     t, out = cfg.train, Path(out)
-    ckpt_path = out / 'checkpoints' / 'last.pt'
+    ckpt_dir = out / 'checkpoints'
+    ckpt_path = ckpt_dir / 'last.pt'
     if resume and not ckpt_path.is_file(): raise FileNotFoundError(f"--resume: no checkpoint at '{ckpt_path}'")
     rt = init_distributed(t.device)
     _configure_torch(t)
-    if t.batch_size % rt.world:
-        raise ConfigError(f"train.batch_size={t.batch_size} is not divisible by the {rt.world} processes")
+    if t.batch_size % (rt.world * t.accumulate_steps):
+        raise ConfigError(f"train.batch_size={t.batch_size} is not divisible by the {rt.world} processes times "
+                          f"train.accumulate_steps={t.accumulate_steps}")
     seed_everything(derive_seed(t.seed, rt.rank))
     train_ds, test_ds = datasets if datasets is not None else build_datasets(cfg)
     classes = class_names(train_ds, cfg.model.num_classes)
     if len(classes) != cfg.model.num_classes:
         raise ConfigError(f"model.num_classes={cfg.model.num_classes} but the dataset has {len(classes)} classes")
-    def loader(ds, shuffle):
-        return make_loader(ds, batch_size=max(1, t.batch_size // rt.world), rt=rt, num_workers=cfg.data.num_workers,
+    def loader(ds, shuffle, micro):
+        return make_loader(ds, batch_size=max(1, micro), rt=rt, num_workers=cfg.data.num_workers,
                            num_persons=cfg.data.num_persons, shuffle=shuffle, seed=t.seed)
-    train_loader, test_loader = loader(train_ds, True), loader(test_ds, False)
+    micro = t.batch_size // (rt.world * t.accumulate_steps)            # clips per process and micro-batch
+    train_loader, test_loader = loader(train_ds, True, micro), loader(test_ds, False, t.batch_size // rt.world)
     if len(test_ds) == 0:
         raise ConfigError(f"data: the test split '{cfg.data.test_split}' of {cfg.data.root} has no clips")
-    if len(train_loader) == 0:
+    steps = len(train_loader) // t.accumulate_steps                    # optimizer steps per epoch
+    if steps == 0:
         raise ConfigError(f"the training set ({len(train_ds)} clips) is smaller than one global batch ({t.batch_size})")
     model = build_model(cfg).to(rt.device)
     if rt.distributed:
@@ -187,64 +235,109 @@ def train(cfg: ExperimentConfig, out: str | os.PathLike, *, resume: bool = False
         if t.sync_bn:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model) if cuda else convert_global_batchnorm(model)
         model = nn.parallel.DistributedDataParallel(model, device_ids=[rt.local_rank] if cuda else None)
+    # the average of the weights and buffers (BatchNorm statistics too); its update count stays on the host
+    ema = AveragedModel(unwrap(model), multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True) if t.ema else None
     # compiled in place: the state dict keeps its keys, checkpoints stay interchangeable
     if t.compile: unwrap(model).compile()
     amp = autocast_dtype(t.precision, rt.device)
     optimizer = torch.optim.AdamW(param_groups(model, t.weight_decay), lr=t.lr, betas=t.betas)
-    scheduler = make_scheduler(optimizer, t, len(train_loader))
+    scheduler = make_scheduler(optimizer, t, steps)
     scaler = torch.amp.GradScaler(rt.device.type, enabled=amp == torch.float16)
-    history, start = [], 0
+    history, start, position, ck = [], 0, None, None
     if resume:
-        history, start = restore_training_state(load_checkpoint(ckpt_path, map_location=rt.device), cfg, model=model,
-                                                optimizer=optimizer, scheduler=scheduler, scaler=scaler, rank=rt.rank)
-        if rt.main: print(f"resuming from {ckpt_path} after epoch {start} of {t.epochs}", file=sys.stderr, flush=True)
+        ck = load_checkpoint(ckpt_path, map_location=rt.device)
+        history, start = restore_training_state(ck, cfg, model=model, optimizer=optimizer, scheduler=scheduler,
+                                                scaler=scaler, rank=rt.rank, ema=ema)
+        position = ck.get('position')
+        if position is not None and len(position['ranks']) != rt.world:
+            raise ConfigError(f"--resume: {ckpt_path} was written inside an epoch by {len(position['ranks'])} "
+                              f"processes; resume it with as many (here {rt.world})")
+        where = f"step {position['step']}/{steps} of epoch {start + 1}" if position else f"epoch {start}"
+        if rt.main: print(f"resuming from {ckpt_path} after {where} of {t.epochs}", file=sys.stderr, flush=True)
     if rt.main:
         out.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out / 'config.yaml')
-    done_steps = start * len(train_loader)
+    done_steps = start * steps + (position['step'] if position else 0)
     tracker = make_logger(t.logger, out, cfg, classes, purge_step=done_steps) if rt.main else None
-    old_steps = read_step_log(out / 'log_steps.csv', done_steps) if resume and rt.main else ()
-    step_log = StepLog(t.log_every, len(train_loader), rt, old_steps)
-    def log_step(step: int, values: dict) -> None:
-        step_log(step, values)
-        if tracker: tracker.log_step(step, values)
-    def test(**kw):
-        return evaluate(unwrap(model), test_loader, num_classes=cfg.model.num_classes, device=rt.device, amp=amp, **kw)
-    for epoch in range(start, t.epochs):
-        t0 = time.time()
-        train_loader.sampler.set_epoch(epoch)
-        if hasattr(train_ds, 'set_epoch'): train_ds.set_epoch(epoch)
-        train_loader.generator.manual_seed(derive_seed(t.seed, epoch, rt.rank, 1))
-        seed_everything(derive_seed(t.seed, epoch, rt.rank))
-        row = {'epoch': epoch + 1,
-               **train_one_epoch(model, train_loader, optimizer, scheduler, scaler, t, rt, epoch, amp, progress,
-                                 log_step=log_step)}
-        last, confusion = epoch + 1 == t.epochs, None
-        if t.eval_every and ((epoch + 1) % t.eval_every == 0) and not last:
-            m, _ = test(progress=False)
-            confusion = m['confusion']
-            row.update({f'test_{k}': m[k] for k in ('loss', 'top1', 'top5', 'mean_class_accuracy')})
-        if last:
-            final, preds = test(class_names=classes, progress=progress and rt.main)
-            confusion = final['confusion']
-            row.update({f'test_{k}': final[k] for k in ('loss', 'top1', 'top5', 'mean_class_accuracy')})
-        row['seconds'] = time.time() - t0
-        history.append(row)
-        if rt.main: print(epoch_line(row, t.epochs), file=sys.stderr, flush=True)
-        if tracker: tracker.log_epoch(row, step=(epoch + 1) * len(train_loader) - 1, confusion=confusion)
-        rngs = [get_rng_state()]
+    if ck is not None and ck.get('step_rows') is not None: old_rows = ck['step_rows']
+    else: old_rows = read_step_log(out / 'log_steps.csv', done_steps) if resume and rt.main else ()
+    mine = position['ranks'][rt.rank] if position else {}
+    step_log = StepLog(t.log_every, steps, rt, old_rows, mine.get('pending', ()), tracker)
+    fields = LOG_FIELDS + EMA_FIELDS * bool(ema)
+    best = max((r['test_top1'] for r in history if 'test_top1' in r), default=-1.)
+    host = host_group() if rt.distributed else None
+    def test(net, **kw):
+        return evaluate(net, test_loader, num_classes=cfg.model.num_classes, device=rt.device, amp=amp, **kw)
+    def save(epochs: int, step: int | None = None, sums: torch.Tensor | None = None, is_best: bool = False):
+        "A checkpoint after `epochs` epochs (and `step` steps of the next): every process takes part."
+        step_log.read()                                    # raises before a non-finite run overwrites a checkpoint
+        mine = {'rng': get_rng_state()}
+        if step is not None: mine.update(sums=sums.cpu(), pending=step_log.pending)
+        ranks = [mine]
         if rt.distributed:
-            rngs = [None] * rt.world
-            dist.all_gather_object(rngs, get_rng_state())
-        if rt.main:
-            atomic_save(training_state(cfg, epoch=epoch + 1, model=model, optimizer=optimizer, scheduler=scheduler,
-                                       scaler=scaler, rng=rngs, classes=classes, history=history), ckpt_path)
-            write_log(history, out / 'log.csv')
-            if t.log_every: write_log(step_log.rows, out / 'log_steps.csv', STEP_LOG_FIELDS)
-            plot_curves(history, out / 'curves.png', steps=step_log.rows)
+            ranks = [None] * rt.world
+            dist.all_gather_object(ranks, mine)
+        if not rt.main: return
+        pos = None if step is None else {'step': step, 'ranks': [{k: r[k] for k in ('sums', 'pending')} for r in ranks]}
+        state = training_state(cfg, epoch=epochs, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                               rng=[r['rng'] for r in ranks], classes=classes, history=history, ema=ema, position=pos,
+                               step_rows=step_log.rows)
+        save_checkpoint(state, ckpt_dir, epochs * steps + (step or 0), keep_last=t.keep_last, best=is_best)
+        write_log(history, out / 'log.csv', fields)
+        if t.log_every: write_log(step_log.rows, out / 'log_steps.csv', STEP_LOG_FIELDS)
+    def stopped(sig: int, epochs: int, step: int | None = None) -> Preempted:
+        "The exception that ends a run stopped by signal `sig` (its checkpoint written)."
+        name = signal.Signals(sig).name
+        where = f"step {step}/{steps} of epoch {epochs + 1}" if step is not None else f"epoch {epochs}"
+        msg = (f"deform3d: stopped by {name} after {where}; checkpoint {ckpt_path}; continue with --resume "
+               f"(exit status {PREEMPTED})")
+        if rt.main: print(msg, file=sys.stderr, flush=True)
+        return Preempted(msg)
+    with StopRequest() as stop:
+        for epoch in range(start, t.epochs):
+            t0 = time.time()
+            train_loader.sampler.set_epoch(epoch)
+            if hasattr(train_ds, 'set_epoch'): train_ds.set_epoch(epoch)
+            train_loader.generator.manual_seed(derive_seed(t.seed, epoch, rt.rank, 1))
+            seed_everything(derive_seed(t.seed, epoch, rt.rank))
+            first, sums = 0, None
+            if position is not None and epoch == start:    # inside this epoch: its samples after those trained on
+                first, sums = position['step'], mine['sums'].to(rt.device)
+                set_rng_state(ck['rng'][rt.rank])
+            train_loader.sampler.skip = first * micro * t.accumulate_steps
+            def after_step(i: int, sums: torch.Tensor) -> None:
+                "At the boundary of step `i` of this epoch: a checkpoint every `checkpoint_every` steps, or a stop."
+                sig = stop.agreed(host)
+                every = t.checkpoint_every and (epoch * steps + i) % t.checkpoint_every == 0
+                if sig or (every and i < steps): save(epoch, i, sums)
+                if sig: raise stopped(sig, epoch, i)
+            row = {'epoch': epoch + 1,
+                   **train_one_epoch(model, train_loader, optimizer, scheduler, scaler, t, rt, epoch, amp, progress,
+                                     log_step=step_log, steps=steps, start=first, sums=sums, ema=ema,
+                                     after_step=after_step)}
+            train_loader.sampler.skip = 0
+            last, confusion = epoch + 1 == t.epochs, None
+            evaluated = last or bool(t.eval_every and (epoch + 1) % t.eval_every == 0)
+            if evaluated:
+                m, preds = test(unwrap(model), class_names=classes, progress=last and progress and rt.main)
+                confusion = m['confusion']
+                row.update({f'test_{k}': m[k] for k in ('loss', 'top1', 'top5', 'mean_class_accuracy')})
+                if ema is not None:
+                    e, ema_preds = test(ema.module, class_names=classes)
+                    row.update({f'test_ema_{k}': e[k] for k in ('loss', 'top1', 'top5', 'mean_class_accuracy')})
+                if last: final = {**m, **({f'ema_{k}': e[k] for k in ('loss', 'top1', 'top5')} if ema else {})}
+            row['seconds'] = time.time() - t0
+            history.append(row)
+            if rt.main: print(epoch_line(row, t.epochs), file=sys.stderr, flush=True)
+            if tracker: tracker.log_epoch(row, step=(epoch + 1) * steps - 1, confusion=confusion)
+            is_best = evaluated and row['test_top1'] > best
+            if is_best: best = row['test_top1']
+            save(epoch + 1, is_best=is_best)
+            if rt.main: plot_curves(history, out / 'curves.png', steps=step_log.rows)
+            if (sig := stop.agreed(host)) and not last: raise stopped(sig, epoch + 1)
     if tracker: tracker.close()
     if start >= t.epochs:   # resumed a finished run: evaluate again
-        final, preds = test(class_names=classes, progress=False)
+        final, preds = test(unwrap(model), class_names=classes, progress=False)
     final = {**final, 'name': cfg.name, 'modalities': cfg.model.modalities, 'epochs': t.epochs, 'processes': rt.world,
              'train_seconds': sum(r['seconds'] for r in history)}
     if rt.main: write_eval_outputs(final, preds, classes, out)

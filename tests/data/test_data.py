@@ -13,6 +13,7 @@ from deform3d.data.datasets import (NTU, PENN_ACTION_CLASSES, FineGYM, PennActio
                                     load_sample)
 from deform3d.data.readers import write_ntu_skeleton, write_penn_label, write_pyskl_pickle
 from deform3d.data.video import read_clip, write_video
+from penn_frames import paint, write_penn
 from deform3d.data.transforms import ClipTransform, denormalize, get_layout, sample_indices
 
 REAL = Path(__file__).resolve().parents[2] / '..' / 'shared' / 'realdata'
@@ -21,10 +22,6 @@ NTU_NAME = 'S001C001P001R001A001'
 
 
 # ---------------------------------------------------------------- fixtures written by code
-def paint(frame, x, y, r, value=255):
-    frame[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1] = value
-
-
 @pytest.fixture(scope='module')
 def counter_root(tmp_path_factory):
     "PYSKL pickle + mp4s: frame t has grey level 20 + 5t; the pose encodes t as a ratio of joint y offsets."
@@ -54,22 +51,6 @@ def frame_numbers(video, keypoints):
     y = keypoints[0, :, :, 1]
     pose = ((y[:, 1] - y[:, 0]) / (y[:, 3] - y[:, 0]) * 40).round()
     return px, pose
-
-
-def write_penn(root, specs, T=9, H=120, W=160, seed=0):
-    g = np.random.default_rng(seed)
-    (root / 'labels').mkdir(parents=True, exist_ok=True)
-    for name, action, is_train in specs:
-        kp = np.stack([g.uniform(8, W - 8, (T, 13)), g.uniform(8, H - 8, (T, 13))], -1).round()
-        d = root / 'frames' / name
-        d.mkdir(parents=True, exist_ok=True)
-        for t in range(T):
-            img = np.zeros((H, W, 3), np.uint8)
-            for x, y in kp[t].astype(int): paint(img, x, y, 3)
-            Image.fromarray(img).save(d / f'{t + 1:06d}.jpg', quality=95)
-        write_penn_label(root / 'labels' / f'{name}.mat', action, kp, np.ones((T, 13)), train=is_train,
-                         dimensions=(H, W))
-    return root
 
 
 @pytest.fixture(scope='module')

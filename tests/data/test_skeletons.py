@@ -15,6 +15,7 @@ from deform3d.data.skeletons import (SKELETON_LAYOUTS, Skeleton, SkeletonError, 
                                      layout_table, read_skeleton, skeleton_format)
 from deform3d.data.render import make_clip
 from deform3d.utils import joint_present
+from tool_joints import BODY25, COCO17, COCO18
 
 REAL = Path(__file__).resolve().parents[2].parent / 'shared' / 'realdata'
 real = pytest.mark.skipif(not REAL.is_dir(),
@@ -40,14 +41,6 @@ def by_mean_score(kp, sc):
 
 # ------------------------------------------------ writers in each tool's format (independent of the module's readers)
 
-COCO17 = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder', 'right_shoulder', 'left_elbow',
-          'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle',
-          'right_ankle')
-BODY25 = ('nose', 'neck', 'right_shoulder', 'right_elbow', 'right_wrist', 'left_shoulder', 'left_elbow', 'left_wrist',
-          'mid_hip', 'right_hip', 'right_knee', 'right_ankle', 'left_hip', 'left_knee', 'left_ankle', 'right_eye',
-          'left_eye', 'right_ear', 'left_ear', 'left_big_toe', 'left_small_toe', 'left_heel', 'right_big_toe',
-          'right_small_toe', 'right_heel')
-COCO18 = BODY25[:8] + BODY25[9:19]
 PENN_AS = {'head': 'nose'}          # how an exporter would write Penn's joints: the head as the nose, the rest by name
 
 
@@ -150,6 +143,7 @@ def test_joints_without_counterpart_are_absent_and_the_rest_equal(tmp_path):
     want_kp, want_sc = by_mean_score(kp, sc)
     ntu, penn = SKELETON_LAYOUTS['ntu25'].joints, SKELETON_LAYOUTS['penn13'].joints
     for v, j in enumerate(ntu):
+        j = POINT.get(('ntu25', j), j)          # NTU's sides are mirrored (POINT below)
         if j in penn:
             np.testing.assert_array_equal(sk.keypoints[..., v, :], want_kp[..., penn.index(j), :])
             np.testing.assert_array_equal(sk.scores[..., v], want_sc[..., penn.index(j)])
@@ -185,7 +179,13 @@ def test_pyskl_entry_by_frame_dir(tmp_path):
 POINT = {**{(l, 'nose'): 'head' for l in ('coco17', 'openpose25', 'openpose18')},
          ('openpose25', 'neck'): 'spine_shoulder',
          ('openpose18', 'neck'): 'spine_shoulder',
-         ('openpose25', 'mid_hip'): 'spine_base'}
+         ('openpose25', 'mid_hip'): 'spine_base',
+         ('blazepose33', 'nose'): 'head',
+         ('blazepose33', 'left_index'): 'left_hand_tip', ('blazepose33', 'right_index'): 'right_hand_tip',
+         ('blazepose33', 'left_foot_index'): 'left_foot', ('blazepose33', 'right_foot_index'): 'right_foot',
+         # NTU's video is mirrored: Kinect's left is an image-space estimator's right (18_data.poses measures it)
+         **{('ntu25', j): j.replace('left', 'RIGHT').replace('right', 'left').replace('RIGHT', 'right')
+            for j in SKELETON_LAYOUTS['ntu25'].joints if j.startswith(('left', 'right'))}}
 
 
 def same_point(s, a, d, b): return POINT.get((s, a), a) == POINT.get((d, b), b)
@@ -263,9 +263,9 @@ def test_real_ntu_skeleton_through_read_skeleton():
     tracked = ref['tracking_state'] > 0
     np.testing.assert_array_equal(sk.scores, tracked.astype(np.float32))
     np.testing.assert_array_equal(sk.keypoints, np.where(tracked[..., None], ref['keypoint2d'], 0))
-    penn = read_skeleton(f, layout='penn13')      # the named joints carried over
+    penn = read_skeleton(f, layout='penn13')      # the named joints carried over, sides mirrored (POINT)
     for v, j in enumerate(SKELETON_LAYOUTS['penn13'].joints):
-        ntu_v = SKELETON_LAYOUTS['ntu25'].joints.index(j)
+        ntu_v = SKELETON_LAYOUTS['ntu25'].joints.index(POINT.get(('ntu25', j), j))
         np.testing.assert_array_equal(penn.keypoints[..., v, :], sk.keypoints[..., ntu_v, :])
     with pytest.raises(SkeletonError, match=r'S001C001P001R001A001\.skeleton: skeleton has 103 frames, the video 100'):
         read_skeleton(f, num_frames=100)

@@ -69,3 +69,13 @@ def test_block_keys_and_errors():
         da(z, torch.randn(1, 3, 2, 16))
     with pytest.raises(ValueError, match="TokenSearch3D"):
         da.search(torch.randn(1, 8, 4, 4, 4))
+
+
+def test_drop_path_shared_by_rgb_and_modal_tokens():
+    "One keep decision per sample: the RGB and the modal tokens' residual updates are dropped together."
+    torch.manual_seed(0)
+    att = DeformableAttention3D(16, num_heads=2, kernel_size=3, drop_path=0.5).train()
+    z, m = torch.randn(64, 3, 4, 4, 16), torch.randn(64, 3, 2, 16)
+    with torch.no_grad(): z2, m2 = att(z, m)
+    z_same, m_same = ((a - b).flatten(1).abs().amax(1) == 0 for a, b in ((z2, z), (m2, m)))
+    assert torch.equal(z_same, m_same) and 0 < z_same.sum() < 64

@@ -51,3 +51,21 @@ def test_non_default_strides_build_and_run():
     video, kp, sc = _batch(cfg)
     with torch.no_grad(): logits, ref = model(video, kp, sc), default(video, kp, sc)
     assert logits.shape == (2, 4) and torch.isfinite(logits).all() and not torch.allclose(logits, ref)
+
+
+def test_drop_path_one_decision_per_block():
+    "Stochastic depth: in train mode each sample keeps or drops every residual branch of a block together."
+    from deform3d.model.deformer import Deformer3DBlock
+    cfg = ModelConfig.tiny(4, 13, num_frames=4, img_size=16, depth=1)
+    torch.manual_seed(0)
+    blk = Deformer3DBlock(cfg, drop_path=0.5).train()
+    B, D = 64, cfg.dim
+    z, p, m = torch.randn(B, 4, 2, 2, D), torch.randn(B, 4, 13, D), torch.randn(B, 4, 3, D)
+    with torch.no_grad(): z2, p2, m2 = blk(z, p, m)
+    same = lambda a, b: (a - b).flatten(1).abs().amax(1) < 1e-6                 # (b,) this sample's tokens unchanged
+    dropped = torch.stack([same(z2, z), same(p2, p), same(m2[:, :, 0], m[:, :, 0]), same(m2[:, :, 1], m[:, :, 1]),
+                           same(m2[:, :, 2], m[:, :, 2])])            # RGB, pose, M_RGB, M_pose, M_CLS (mixer: a mean)
+    assert (dropped == dropped[0]).all(), dropped.sum(1)             # every branch of a sample: all dropped or none
+    assert 0 < dropped[0].sum() < B                                  # both happen (p = 0.5)
+    with torch.no_grad(): z3, _, _ = blk.eval()(z, p, m)
+    assert not same(z3, z).any()                                     # eval: nothing dropped

@@ -1,7 +1,7 @@
 "Joint and temporal stride attention (deform3d.model.stride): batched path vs loop reference, locality, cost scaling."
 import pytest, torch
 from deform3d.model.stride import (JointStrideAttention, TemporalStrideAttention, window_starts, window_pairs_loop,
-                                   KV_WINDOWS, window_index, window_dependency,
+                                   KV_WINDOWS, window_index, window_dependency, literal_windows,
                                    attention_scores, attention_flops, full_attention_scores)
 
 # One case per property, not the cross product: Penn Action (R=13, wnd=4), two persons of COCO-17 (R=34), three persons
@@ -37,6 +37,7 @@ def test_temporal_matches_loop_reference(T, wnd, stride):
 def test_window_starts():
     "Vectorised windows equal the loop for every L < 30, window < 8, stride and pairing; queries cover every token."
     for kv in KV_WINDOWS:
+        if kv == 'literal': continue                                      # test_literal_windows
         for L in range(1, 30):
             for wnd in range(1, 8):
                 for stride in (None, *range(1, wnd + 1)):
@@ -48,8 +49,47 @@ def test_window_starts():
                     assert q_idx.max() < L and kv_idx.max() < L and q_idx.min() >= 0 and kv_idx.min() >= 0
                     q = window_starts(L, wnd, stride=stride)
                     if L > wnd: assert (q.diff() <= (stride or max(wnd // 2, 1))).all() and q[-1] == L - wnd
-                    if kv != 'paper':                                      # every token a key
+                    if kv != 'shifted':                                    # every token a key
                         assert torch.bincount(kv_idx.flatten(), minlength=L).min() >= 1
+
+def test_alternate_keys_never_wrap():
+    "'alternate' (the presets' pairing): every token a key, every key window contiguous in [0, L): time never wraps."
+    for L in range(1, 30):
+        for wnd in range(1, 8):
+            for stride in (None, *range(1, wnd + 1)):
+                _, kv_idx, _ = window_index(L, wnd, stride=stride, kv_windows='alternate')
+                assert torch.bincount(kv_idx.flatten(), minlength=L).min() >= 1, (L, wnd, stride)
+                assert (kv_idx.diff(dim=1) == 1).all() and kv_idx.min() >= 0 and kv_idx.max() < L, (L, wnd, stride)
+    # the same check catches the wrap of 'cyclic': its last window at T = 12 holds frames 10, 11, 0, 1
+    _, cyc, _ = window_index(12, 4, kv_windows='cyclic')
+    assert cyc[-1].tolist() == [10, 11, 0, 1] and not (cyc.diff(dim=1) == 1).all()
+
+def test_literal_windows():
+    "Algorithms A1/A2 as written: no key window starts at L - wnd, and at T = 12 frames 10, 11 are in no query window."
+    for L in range(8, 30):
+        for wnd in (2, 3, 4, 5):
+            q, kv = literal_windows(L, wnd)
+            assert L - wnd not in kv and max(kv) < L - wnd, (L, wnd)
+    q_idx, kv_idx, counts = window_index(12, 4, kv_windows='literal')
+    assert q_idx[:, 0].tolist() == [0, 2, 4, 6] and kv_idx[:, 0].tolist() == [2, 4, 6, 6]
+    assert counts.tolist() == [1, 1, 2, 2, 2, 2, 2, 2, 1, 1, 0, 0]              # frames 10, 11: no query window
+    assert window_index(13, 4, kv_windows='literal')[0][:, 0].tolist() == [0, 2, 4, 6, 8]   # the cycling loop ends
+    with pytest.raises(ValueError, match="kv_windows='literal' needs L - wnd > stride"):
+        window_index(6, 4, kv_windows='literal')
+    # frames in no query window get no attention update: the batched path agrees with the loop
+    torch.manual_seed(0)
+    m = TemporalStrideAttention(16, num_heads=2, window=4, kv_windows='literal', mlp_ratio=2.).eval()
+    x = torch.randn(2, 12, 5, 16)
+    with torch.no_grad():
+        y = m(x)
+        torch.testing.assert_close(y, m.loop_reference(x), atol=1e-5, rtol=1e-5)
+        blk = m.block
+        torch.testing.assert_close(y[:, 10:], x[:, 10:] + blk.ffn(blk.norm2(x[:, 10:])))   # the FFN only
+    j = JointStrideAttention(16, num_heads=2, window=4, kv_windows='literal', mlp_ratio=2.).eval()
+    pose, modal = torch.randn(2, 3, 13, 16), torch.randn(2, 3, 2, 16)
+    with torch.no_grad():
+        for a, b in zip(j(pose, modal), j.loop_reference(pose, modal)):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 def test_stride_validation():
     "stride None is the paper's floor(wnd/2); a stride outside [1, window] is rejected (it leaves tokens uncovered)."
@@ -140,13 +180,14 @@ def test_masked_matches_loop_reference(kv, ffn):
     torch.manual_seed(1)
     j = JointStrideAttention(16, num_heads=2, window=4, kv_windows=kv, ffn=ffn, mlp_ratio=2.).eval()
     t = TemporalStrideAttention(16, num_heads=2, window=4, kv_windows=kv, ffn=ffn, mlp_ratio=2.).eval()
-    pose, modal = torch.randn(2, 6, 26, 16), torch.randn(2, 6, 2, 16)
-    present = torch.rand(2, 6, 26) > 0.3
+    T = 8 if kv == 'literal' else 6                # the literal loops need L - wnd > stride
+    pose, modal = torch.randn(2, T, 26, 16), torch.randn(2, T, 2, 16)
+    present = torch.rand(2, T, 26) > 0.3
     present[1, :, 13:] = False
     with torch.no_grad():
         got, ref = j(pose, modal, present=present, persons=2), j.loop_reference(pose, modal, present=present, persons=2)
         for a, b in zip(got, ref): torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
-        z = torch.randn(2, 6, 9, 16)
+        z = torch.randn(2, T, 9, 16)
         got = t(z, pose, modal, key_masks=(None, present, None))
         ref = t.loop_reference(z, pose, modal, key_masks=(None, present, None))
         for a, b in zip(got, ref): torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -9,26 +9,13 @@ import pandas as pd
 import pytest
 
 from deform3d.api import inference_recognizer, init_recognizer
-from deform3d.training.config import load_config
 from deform3d.data.readers import load_pyskl_pickle
-from deform3d.data.skeletons import SkeletonError
-from deform3d.data.synthetic import write_synthetic
-from deform3d.training.train import train
+from deform3d.data.skeletons import Skeleton, SkeletonError, layout_map
+from deform3d.data.video import read_clip, write_video
+import deform3d.api as api
+from tool_joints import BODY25, COCO17, PENN
 
-TINY = ['model.num_frames=4', 'model.img_size=32', 'model.width=4', 'model.depth=1', 'model.num_heads=2',
-        'model.mlp_ratio=1.0', 'train.batch_size=4', 'train.epochs=1', 'train.warmup_epochs=0.5', 'train.threads=1']
-SIZE, FRAMES = 32, 8
-
-# joint names as each tool writes them (independent of deform3d.data.skeletons' tables)
-PENN = ('head', 'left_shoulder', 'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist', 'left_hip',
-        'right_hip', 'left_knee', 'right_knee', 'left_ankle', 'right_ankle')
-COCO17 = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder', 'right_shoulder', 'left_elbow',
-          'right_elbow', 'left_wrist', 'right_wrist', 'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle',
-          'right_ankle')
-BODY25 = ('nose', 'neck', 'right_shoulder', 'right_elbow', 'right_wrist', 'left_shoulder', 'left_elbow', 'left_wrist',
-          'mid_hip', 'right_hip', 'right_knee', 'right_ankle', 'left_hip', 'left_knee', 'left_ankle', 'right_eye',
-          'left_eye', 'right_ear', 'left_ear', 'left_big_toe', 'left_small_toe', 'left_heel', 'right_big_toe',
-          'right_small_toe', 'right_heel')
+SIZE, FRAMES = 32, 8                   # the synthetic clips of conftest.py's tiny_run
 
 
 def tool_rows(kp, sc, names):
@@ -41,13 +28,9 @@ def tool_rows(kp, sc, names):
 
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('api')
-    syn = tmp / 'syn'
-    write_synthetic(syn, num_clips=40, seed=5, num_frames=FRAMES, size=(SIZE, SIZE), workers=1)
-    out = tmp / 'run'
-    train(load_config('demo', [f'data.root={syn}', *TINY]), out, progress=False)
-    return syn, out, out / 'checkpoints' / 'last.pt'
+def run(tiny_run):
+    "The tiny checkpoint of conftest.py (trained once per session): clips of FRAMES frames of SIZE x SIZE."
+    return tiny_run
 
 
 def cli(*args):
@@ -128,3 +111,91 @@ def test_a_skeleton_that_does_not_fit_the_video_is_one_error_line(run, tmp_path)
     assert str(tmp_path / 'short.json') in r.stderr
     with pytest.raises(SkeletonError, match=rf"big.json: skeleton is for {2 * SIZE}x{SIZE} \(HxW\) frames"):
         inference_recognizer(init_recognizer(ckpt, device='cpu'), video, tmp_path / 'big.json')
+
+
+def blazepose_of(ann, frames=None):
+    "A `blazepose33` Skeleton holding the set's Penn-13 keypoints (what BlazePose would give), on `frames` only."
+    kp, sc = ann['keypoint'], ann['keypoint_score']
+    M, T = sc.shape[:2]
+    bkp, bsc = np.zeros((M, T, 33, 2), np.float32), np.zeros((M, T, 33), np.float32)
+    bkp[:, :, layout_map('blazepose33', 'penn13')], bsc[:, :, layout_map('blazepose33', 'penn13')] = kp, sc
+    if frames is not None:
+        off = np.setdiff1d(np.arange(T), frames)
+        bkp[:, off], bsc[:, off] = 0, 0
+    return Skeleton(bkp, bsc, 'blazepose33', tuple(ann['img_shape']), 'fake')
+
+
+def test_without_a_skeleton_the_extracted_one_is_converted_and_used(run, monkeypatch):
+    "No skeleton: BlazePose's (here a stand-in returning the set's own keypoints) in the checkpoint's layout."
+    syn, _, ckpt = run
+    rec = init_recognizer(ckpt, device='cpu')
+    ann = load_pyskl_pickle(syn / 'annotations.pkl')['annotations'][1]
+    video = syn / 'videos' / f"{ann['frame_dir']}.mp4"
+    calls = []
+    def fake(path, indices=None, *, layout='blazepose33'):
+        calls.append((Path(path), None if indices is None else sorted(set(np.asarray(indices).tolist()))))
+        return blazepose_of(ann, indices).to_layout(layout)
+    monkeypatch.setattr(api, 'have_pose_extra', lambda: True)
+    monkeypatch.setattr(api, 'extract_skeleton', fake)
+    own = inference_recognizer(rec, video, syn / 'annotations.pkl', topk=10, clips=2)
+    tracked = inference_recognizer(rec, video, topk=10, clips=2)                         # every frame (the default)
+    sampled = inference_recognizer(rec, video, topk=10, clips=2, pose_frames='sampled')  # the sampled frames only
+    assert calls == [(video, None), (video, sorted(set(own.frame_indices.flatten().tolist())))]
+    for p in (sampled, tracked):
+        assert p.labels == own.labels
+        np.testing.assert_allclose(p.scores, own.scores, rtol=0, atol=1e-6)
+    assert tracked.skeleton.layout == 'penn13' and tracked.skeleton.scores.shape == (1, FRAMES, 13)
+    # an array video goes through estimate_poses: per image on the sampled frames, or tracked through all
+    frames = read_clip(video, range(FRAMES))
+    def estimate(x, *, tracking=True):
+        idx = np.arange(FRAMES) if tracking else own.frame_indices.flatten()
+        assert len(x) == len(np.unique(idx)) and (x == frames[np.unique(idx)]).all()
+        sk = blazepose_of(ann)
+        return sk.keypoints[:, np.unique(idx)], sk.scores[:, np.unique(idx)]
+    monkeypatch.setattr(api, 'estimate_poses', estimate)
+    for pf in ('sampled', 'all'):
+        p = inference_recognizer(rec, frames, topk=10, clips=2, pose_frames=pf)
+        arr = inference_recognizer(rec, frames, (ann['keypoint'], ann['keypoint_score']), topk=10, clips=2)
+        np.testing.assert_allclose(p.scores, arr.scores, rtol=0, atol=1e-6)
+    # without the pose extra: one line saying how to install it
+    monkeypatch.setattr(api, 'have_pose_extra', lambda: False)
+    with pytest.raises(ImportError, match=r"pip install 'deform3d\[pose\]'"): inference_recognizer(rec, video)
+
+
+def test_predict_without_the_pose_extra_says_how_to_install_it(run):
+    syn, _, ckpt = run
+    video = next((syn / 'videos').glob('*.mp4'))
+    code = ("import sys; sys.modules['mediapipe'] = None; from deform3d.cli import main; "   # mediapipe cannot import
+            f"sys.exit(main(['predict', {str(ckpt)!r}, {str(video)!r}]))")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                       env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    assert r.returncode == 1 and r.stdout == '', r
+    assert r.stderr.count('\n') == 1 and "pip install 'deform3d[pose]'" in r.stderr, r.stderr
+
+
+def long_clip(syn, tmp_path, n=5):
+    "A 40-frame video (8 fps) of `n` synthetic clips one after another, and its one-clip PYSKL pickle."
+    anns = load_pyskl_pickle(syn / 'annotations.pkl')['annotations'][:n]
+    frames = np.concatenate([read_clip(syn / 'videos' / f"{a['frame_dir']}.mp4", range(FRAMES)) for a in anns])
+    write_video(tmp_path / 'long.mp4', frames, fps=8)
+    ann = dict(anns[0], frame_dir='long', total_frames=len(frames),
+               keypoint=np.concatenate([a['keypoint'] for a in anns], 1),
+               keypoint_score=np.concatenate([a['keypoint_score'] for a in anns], 1))
+    with open(tmp_path / 'long.pkl', 'wb') as f: pd.to_pickle({'split': {}, 'annotations': [ann]}, f)
+    return tmp_path / 'long.mp4', tmp_path / 'long.pkl'
+
+
+def test_predict_window_prints_and_writes_the_top_class_per_window(run, tmp_path):
+    syn, _, ckpt = run
+    video, skel = long_clip(syn, tmp_path)
+    r = cli('predict', ckpt, video, '--skeleton', skel, '--window', 1, '--stride', 0.5, '--csv', tmp_path / 'w.csv',
+            '--batch-size', 4)
+    assert r.returncode == 0, r.stderr
+    df = api.classify_windows(init_recognizer(ckpt, device='cpu'), video, skel, window=1, stride=0.5)
+    csv = pd.read_csv(tmp_path / 'w.csv')
+    assert len(df) == len(csv) == 9 and list(csv.start_frame) == list(range(0, 33, 4))
+    assert list(csv.label) == list(df.label) and np.allclose(csv.prob, df.prob, atol=1e-6)
+    printed = [line.split() for line in r.stdout.splitlines()]
+    assert [(float(a), float(b), c) for a, b, c, _ in printed] == [(round(s, 2), round(e, 2), c) for s, e, c in
+                                                                   zip(csv.start_s, csv.end_s, csv.label)]
+    assert r.stderr.count('\n') == 1 and 'w.csv' in r.stderr

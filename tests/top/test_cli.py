@@ -123,10 +123,11 @@ def test_shipped_configs(tmp_path, capsys):
     from deform3d.training.config import shipped_configs, load_config
     names = shipped_configs()
     assert {'demo', 'ntu60_xsub', 'ntu60_xview', 'ntu120_xsub', 'ntu120_xset', 'finegym', 'pennaction'} <= set(names)
-    cpu = {'demo', 'penn_poses_cpu', 'rendered_penn_cpu'}       # CPU-sized configs; the others are the paper's settings
+    cpu = {'demo', 'penn_poses_cpu', 'rendered_penn_cpu', 'custom'}   # CPU-sized configs; the others: the paper's
     assert cpu <= set(names)
     for n in names:
-        cfg = load_config(n)
+        # the custom configs count their classes under data.root (model.num_classes: null): a count given here instead
+        cfg = load_config(n, ['model.num_classes=2'] * n.startswith('custom'))
         assert cfg.data.root is None or n == 'demo'                # the data root is left to the user
         if n not in cpu:
             assert cfg.train.epochs == 90 and cfg.train.warmup_epochs == 5 and cfg.model.img_size == (224, 224)

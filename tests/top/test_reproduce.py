@@ -1,6 +1,6 @@
 """deform3d.paper: the papermill runner keeps going past failures, the tables are rebuilt from JSON records alone,
 the transcribed reference tables parse, and the paper notebooks are papermill-ready."""
-import json
+import hashlib, json
 from pathlib import Path
 
 import nbformat
@@ -11,6 +11,7 @@ from deform3d.cli import reproduce_main
 from deform3d.training.config import resolve_config_path
 from deform3d.paper.targets import TARGETS, load_params, paper_notebook, paper_params_path, resolve_targets
 from deform3d.paper.tables import build_tables, reference_frame
+from deform3d.paper.records import write_metrics
 from deform3d.paper.runner import notebook_defaults, plan_runs, run_targets
 from deform3d.paper.experiments import experiment_config_path
 
@@ -87,9 +88,11 @@ def test_tables_from_synthetic_records(tmp_path):
     df = pd.read_csv(tmp_path / 'table5.csv')
     smoke = df[df.setting == 'smoke'].set_index('row')
     assert list(smoke['reproduced']) == [40.0, 50.0, 60.0] and set(smoke['run']) == {'t5-new'}   # latest record wins
-    assert smoke.loc['cross', 'paper'] == 99.7 and smoke.loc['cross', 'difference'] == pytest.approx(60.0 - 99.7)
+    assert smoke['paper'].isna().all() and smoke['difference'].isna().all()      # smoke rows are their own
     paper = df[df.setting == 'paper'].set_index('row')
     assert paper.loc['cross', 'reproduced'] == 99.0 and paper.loc['cross', 'run'] == 't5-paper'
+    assert paper.loc['cross', 'paper'] == 99.7 and paper.loc['cross', 'difference'] == pytest.approx(99.0 - 99.7)
+    assert df.loc[df.setting.isna(), 'reproduced'].isna().all()                 # 'none', 'single': no paper run yet
     md = (tmp_path / 'table5.md').read_text()
     assert 'Smoke setting' in md and 't5-new' in md and 't5-old' not in md and 't5-failed' not in md
     fig = pd.read_csv(tmp_path / 'fig7b.csv')
@@ -142,3 +145,71 @@ def test_every_parameter_file_fits_its_notebook():
         params = load_params(p)
         assert set(params) <= names, (p.name, set(params) - names)
         if 'config' in params: resolve_config_path(experiment_config_path(params['config']))
+
+
+def test_table3_paper_row_holds_no_smoke_or_variant_run(tmp_path):
+    "The fault of the committed table 3: a smoke run in the paper's own row ('Ours | 99.70 | 10.00 | -89.70')."
+    (tmp_path / 'runs').mkdir()
+    row = lambda key, col, v: dict(row=key, column=col, value=v)
+    recs = [_record('t3-smoke', 'table3', [row('ours', 'pennaction_top1', 10.0)], started='2026-01-01T00:00:00'),
+            _record('t3-var', 'table3', [row('ours', 'pennaction_top1', 97.3)], started='2026-01-02T00:00:00',
+                    setting='variant', dataset='penn-poses'),
+            _record('t3-other', 'table3', [row('ours', 'pennaction_top1', 55.0)], started='2026-01-03T00:00:00',
+                    setting='paper', dataset='ntu60-xsub')]           # a 'paper' record of data that is not Penn Action
+    for r in recs: (tmp_path / 'runs' / f"{r['run_id']}.json").write_text(json.dumps(r))
+    build_tables(tmp_path, REF)
+    df = pd.read_csv(tmp_path / 'table3.csv', dtype={'row': str})
+    ours = df[df['row'] == 'ours']
+    assert list(ours['run'].fillna('')) == ['', 't3-smoke', 't3-var', 't3-other']
+    assert ours['paper'].tolist()[0] == 99.7 and pd.isna(ours['reproduced'].tolist()[0])    # the paper row: empty
+    assert ours['paper'].iloc[1:].isna().all() and ours['difference'].isna().all()
+    md = (tmp_path / 'table3.md').read_text()
+    assert '-89.70' not in md and not [l for l in md.splitlines() if '99.70' in l and '10.00' in l]
+    assert '| ours | Ours | R+P | False | pennaction_top1 | 99.70 |  |  |' in md
+    assert '| ours (smoke) | Ours |' in md and '| ours (variant) | Ours |' in md
+    assert '| ours (paper setting on ntu60-xsub) |' in md and "No run at the paper's setting" in md
+    # a run at the paper's setting on the paper's data fills it
+    r = _record('t3-paper', 'table3', [row('ours', 'pennaction_top1', 99.1)], started='2026-01-04T00:00:00',
+                setting='paper', dataset='pennaction')
+    (tmp_path / 'runs' / 't3-paper.json').write_text(json.dumps(r))
+    build_tables(tmp_path, REF)
+    ours = pd.read_csv(tmp_path / 'table3.csv', dtype={'row': str}).query("row == 'ours'").iloc[0]
+    assert (ours['run'], ours['reproduced'], ours['difference']) == ('t3-paper', 99.1, pytest.approx(99.1 - 99.7))
+    assert "No run at the paper's setting" not in (tmp_path / 'table3.md').read_text()
+
+
+@pytest.mark.parametrize('dirty', [True, False])
+def test_record_carries_its_diff(tmp_path, monkeypatch, dirty):
+    "A run from a tree that differs from its commit keeps the diff beside its record; the table's provenance names it."
+    import deform3d.paper.runner as runner
+    diff = 'diff --git a/deform3d/m.py b/deform3d/m.py\n-x = 1\n+x = 2\n'
+    monkeypatch.setattr(runner, 'git_info', lambda: dict(commit='d' * 40, dirty=dirty, diff=diff if dirty else None,
+                                                          untracked=[]))
+    def execute(notebook, output, parameters, cwd, timeout):
+        write_metrics(parameters['out_dir'], 'table5', [dict(row='cross', column='pennaction_top1', value=1.0)])
+    rec = runner.run_one(TARGETS['table5'], {}, dataset='synthetic', smoke=True, out_root=tmp_path / 'out',
+                         tables_dir=tmp_path, execute=execute)
+    path = tmp_path / 'runs' / f"{rec['run_id']}.diff"
+    saved = json.loads((tmp_path / 'runs' / f"{rec['run_id']}.json").read_text())
+    assert 'diff' not in saved['git'] and saved['git']['dirty'] is dirty
+    build_tables(tmp_path, REF)
+    prov = next(l for l in (tmp_path / 'table5.md').read_text().splitlines() if l.startswith(f"- `{rec['run_id']}`"))
+    if dirty:
+        assert path.read_text() == diff and saved['git']['diff_file'] == path.name
+        assert saved['git']['diff_sha256'] == hashlib.sha256(diff.encode()).hexdigest()
+        assert f"commit {'d' * 12} (with uncommitted changes: diff `runs/{path.name}`, {len(diff)} bytes" in prov
+    else:
+        assert not path.exists() and 'diff_file' not in saved['git']
+        assert f"commit {'d' * 12}, started" in prov
+
+
+def test_old_dirty_records_say_their_diff_was_not_recorded():
+    "The committed records made from a dirty tree before diffs were kept say so in the tables."
+    for p in (ROOT / 'paper_tables' / 'runs').glob('*.json'):
+        rec = json.loads(p.read_text())
+        if not rec['git'].get('dirty') or 'diff_sha256' in rec['git']: continue
+        md = (ROOT / 'paper_tables' / f"{rec['targets'][0]}.md").read_text()
+        line = next((l for l in md.splitlines() if l.startswith(f"- `{rec['run_id']}`")), None)
+        assert line is None or 'ran with uncommitted changes, diff not recorded' in line, line
+    for p in (ROOT / 'paper_tables').glob('*.md'):
+        assert '(with uncommitted changes)' not in p.read_text(), p.name

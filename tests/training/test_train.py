@@ -156,3 +156,48 @@ def test_failing_workers_show_their_error_once(synth, tmp_path):
     # what was left out is kept: both processes' errors and torchrun's report
     log = (out / 'torchrun.log').read_text()
     assert log.count('deform3d: error: non-finite training loss') == 2 and 'ChildFailedError' in log
+
+
+def test_sigterm_mid_epoch_then_resume_is_bitwise(synth, tmp_path):
+    # SIGTERM to the whole process group (as Slurm signals every process of a job step, the loader worker too) in the
+    # middle of an epoch: the run writes a checkpoint at the next step boundary and exits with status 143; resumed, it
+    # ends bitwise equal to the run left alone. On: gradient accumulation (2 micro-batches of 2 clips), a step
+    # checkpoint every 3 steps (7 steps an epoch), the last 2 kept, the average of the weights, stochastic depth, random
+    # crops and flips in a loader worker
+    extra = ['train.epochs=2', 'train.batch_size=4', 'train.accumulate_steps=2', 'train.checkpoint_every=3',
+             'train.keep_last=2', 'train.ema=0.9', 'train.log_every=2', 'data.num_workers=1', 'train.eval_every=1',
+             'model.drop_path=0.2']
+    a = tmp_path / 'alone'
+    run(cmd(synth, a, extra))
+    for attempt in range(3):          # a signal that lands between two epochs stops the run at the epoch's end: again
+        b = tmp_path / f'stopped{attempt}'
+        p = subprocess.Popen(cmd(synth, b, extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
+                             start_new_session=True, text=True)
+        first = b / 'checkpoints' / 'step_000000003.pt'
+        while not first.exists():
+            assert p.poll() is None, 'the run ended before writing its first step checkpoint'
+            time.sleep(0.01)
+        os.killpg(p.pid, signal.SIGTERM)
+        err = p.communicate()[1]
+        assert p.returncode == 143, err
+        ck = load_checkpoint(b / 'checkpoints' / 'last.pt')
+        if ck['position'] is not None: break
+    assert ck['position'] is not None, 'stopped at an epoch boundary three times'
+    assert 'stopped by SIGTERM' in err and 0 < ck['position']['step'] < 7
+    assert not (b / 'metrics.json').exists()
+    assert len(list((b / 'checkpoints').glob('step_*.pt'))) <= 2
+    run(cmd(synth, b, extra) + ['--resume'])
+    (ca, la, ma), (cb, lb, mb) = final_state(a), final_state(b)
+    for k, v in ca['model'].items(): assert torch.equal(v, cb['model'][k]), k
+    for k, v in ca['ema'].items(): assert torch.equal(v, cb['ema'][k]), k
+    for s, t in zip(ca['optimizer']['state'].values(), cb['optimizer']['state'].values()):
+        assert all(torch.equal(s[k], t[k]) for k in ('exp_avg', 'exp_avg_sq', 'step'))
+    pd.testing.assert_frame_equal(la, lb, check_exact=True)
+    assert {'test_ema_top1', 'test_top1'} <= set(la.columns)
+    pd.testing.assert_frame_equal(pd.read_csv(a / 'log_steps.csv'), pd.read_csv(b / 'log_steps.csv'), check_exact=True)
+    for k in ('top1', 'loss', 'ema_top1', 'ema_loss', 'per_class_accuracy'): assert ma[k] == mb[k], k
+    # the last two step checkpoints (global steps 12 and 14, the end), last.pt and best.pt (by test top-1)
+    names = sorted(p.name for p in (b / 'checkpoints').iterdir())
+    assert names == ['best.pt', 'last.pt', 'step_000000012.pt', 'step_000000014.pt'], names
+    best = max(range(2), key=lambda i: la['test_top1'][i])
+    assert load_checkpoint(b / 'checkpoints' / 'best.pt')['epoch'] == best + 1
