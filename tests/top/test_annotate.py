@@ -1,6 +1,7 @@
 """`deform3d predict --out-video` and deform3d.annotate: the annotated clip has the input's frame count, size and rate
 (on the synthetic set with its skeleton, and on the real `videos/demo.mp4` with BlazePose's, where the pose extra and
 `../shared` exist); every bad input of predict's new options is one error line and a non-zero exit."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +9,8 @@ import pytest
 
 from deform3d.cli import main
 from deform3d.data.poses import have_pose_extra
-from deform3d.data.readers import load_pyskl_pickle
-from deform3d.data.video import read_clip, video_info
+from deform3d.data.readers import load_pyskl_pickle, write_pyskl_pickle
+from deform3d.data.video import read_clip, video_info, write_video
 from deform3d.annotate import LEFT, RIGHT
 
 DEMO = Path('../shared/realdata/videos/demo.mp4')
@@ -71,3 +72,26 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(tiny_run, tmp_path, capsys):
         assert status == 1 and out == '' and err.count('\n') == 1, (args, status, out, err)
         assert err.startswith('deform3d: error: ') and words in err, (args, err)
     assert not (tmp_path / 'w.csv').exists() and not (tmp_path / 'x.mp4').exists()
+
+
+@pytest.mark.skipif(not DEMO.exists(), reason='../shared/realdata is absent (a clone without the shared data)')
+@pytest.mark.skipif(not have_pose_extra(), reason="the pose extra is not installed: pip install 'deform3d[pose]'")
+def test_predict_reads_the_skeletons_poses_wrote(tiny_run, tmp_path, capsys):
+    "`deform3d poses` on a folder of real frames, then predict with its pickle: as predict's own extraction."
+    _, _, ckpt = tiny_run
+    folder = tmp_path / 'clips'
+    folder.mkdir()
+    write_video(folder / 'wrestle.mp4', read_clip(DEMO, range(24)), fps=28)       # 24 real frames keep the test short
+    assert main(['poses', str(folder), '--out', str(tmp_path / 'poses.pkl'), '--quiet']) == 0
+    capsys.readouterr()
+    clip = folder / 'wrestle.mp4'
+    with_file = predict(capsys, ckpt, clip, '--skeleton', tmp_path / 'poses.pkl', '--json')
+    extracted = predict(capsys, ckpt, clip, '--json')
+    assert with_file[0] == extracted[0] == 0, with_file[2] + extracted[2]
+    assert json.loads(with_file[1]) == json.loads(extracted[1])
+    # and the file is what predict reads: the same pickle with its joints marked absent predicts otherwise
+    data = load_pyskl_pickle(tmp_path / 'poses.pkl')
+    data['annotations'][0]['keypoint_score'][:] = 0
+    write_pyskl_pickle(tmp_path / 'absent.pkl', data['split'], data['annotations'])
+    absent = predict(capsys, ckpt, clip, '--skeleton', tmp_path / 'absent.pkl', '--json')
+    assert absent[0] == 0 and json.loads(absent[1]) != json.loads(with_file[1]), absent[2]
