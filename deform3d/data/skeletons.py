@@ -80,7 +80,7 @@ SAME_POINT: dict[tuple[str, str], str] = {   # (layout, joint) -> the body point
     **{(l, 'neck'): 'spine_shoulder' for l in ('openpose25', 'openpose18')},
     ('openpose25', 'mid_hip'): 'spine_base',
     ('blazepose33', 'nose'): 'head',
-    **{('blazepose33', f'{s}_index'): f'{s}_hand_tip' for s in ('left', 'right')},   # index finger ≈ Kinect's hand tip
+    **{('blazepose33', f'{s}_index'): f'{s}_hand_tip' for s in ('left', 'right')},   # index finger ~ Kinect's hand tip
     **{('blazepose33', f'{s}_foot_index'): f'{s}_foot' for s in ('left', 'right')},  # toe tip ≈ Kinect's foot
     # NTU's RGB video is mirrored (Kinect's colour stream): Kinect's left joints sit where an image-space estimator,
     # trained on unmirrored photos, sees the right ones; measured on the real clip in 18_data.poses
