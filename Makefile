@@ -16,7 +16,7 @@ $(BIN)/python:
 # pyproject keeps a range (torch>=2.3) so GPU users keep the build they have.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,pose]"
+	$(BIN)/pip install -q -e ".[dev,pose,decord]"
 	touch $(STAMP)
 
 install: $(STAMP)

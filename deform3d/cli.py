@@ -100,18 +100,26 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument('--set', dest='overrides', **setarg)
 
     pr = sub.add_parser('prepare', help="convert a raw dataset once into the layout deform3d reads fastest")
-    pr.add_argument('dataset', nargs='?', metavar='DATASET', help='ntu60, ntu120, pennaction or finegym')
+    pr.add_argument('dataset', nargs='?', metavar='DATASET', help='ntu60, ntu120, pennaction, finegym or custom')
     pr.add_argument('--src', help='the dataset as distributed (NTU: .skeleton + _rgb.avi files; Penn Action: frames/ + '
-                    'labels/; FineGYM: event videos, gym_hrnet.pkl and the Gym99 lists)')
+                    'labels/; FineGYM: event videos, gym_hrnet.pkl and the Gym99 lists; custom: your class folders '
+                    'or list files and poses.pkl, as data.root of the custom config)')
     pr.add_argument('--out', help='the prepared tree (made; a rerun skips what is done and verified)')
     pr.add_argument('--workers', type=int, default=1, help='processes (default 1)')
     pr.add_argument('--dry-run', action='store_true',
                     help='say what would be done and the disk it needs; write nothing')
     pr.add_argument('--check', metavar='PREPARED', help='re-verify a prepared tree (decodes every video)')
     pr.add_argument('--missing', help="NTU: the official missing-skeleton list (its samples are left out and listed)")
-    pr.add_argument('--ann-file', help='FineGYM: the pose pickle (default SRC/gym_hrnet.pkl)')
-    pr.add_argument('--train-list', help='FineGYM: the Gym99 train list (default SRC/gym99_train_element_v1.1.txt)')
-    pr.add_argument('--test-list', help='FineGYM: the Gym99 val list (default SRC/gym99_val_element.txt)')
+    pr.add_argument('--ann-file', help='FineGYM: the pose pickle (default SRC/gym_hrnet.pkl); custom: the skeleton '
+                    'pickle (default SRC/poses.pkl)')
+    pr.add_argument('--train-list', help='FineGYM: the Gym99 train list (default SRC/gym99_train_element_v1.1.txt); '
+                    'custom: a video list (default SRC/train.txt where present)')
+    pr.add_argument('--test-list', help='FineGYM: the Gym99 val list (default SRC/gym99_val_element.txt); custom: a '
+                    'video list (default SRC/test.txt or val.txt where present)')
+    pr.add_argument('--label-map', help='custom: the class names (default SRC/label_map.txt where present)')
+    pr.add_argument('--test-fraction', type=float, default=0.2,
+                    help="custom class folders: share of each class held out, as data.test_fraction (default 0.2); "
+                         "the prepared tree's list files keep this split")
     pr.add_argument('--short-side', type=int, help='short side of the prepared videos in pixels (default: the measured '
                     'choice, deform3d.data.prepare.VideoFormat)')
     pr.add_argument('--keyint', type=int, help='frames from one keyframe to the next (default: the measured choice)')
@@ -188,11 +196,12 @@ def cmd_prepare(a) -> int:
         return 1 if problems else 0
     if not (a.dataset and a.src and a.out):
         raise ValueError("prepare: give DATASET --src RAW --out PREPARED (or --check PREPARED)")
-    if bool(a.train_list) != bool(a.test_list): raise ValueError("prepare: give both --train-list and --test-list")
+    if a.dataset != 'custom' and bool(a.train_list) != bool(a.test_list):
+        raise ValueError("prepare: give both --train-list and --test-list")
     fmt = VideoFormat(**{k: v for k, v in (('short_side', a.short_side), ('keyint', a.keyint)) if v is not None})
-    lists = {'train': a.train_list, 'val': a.test_list} if a.train_list else None
+    lists = {'train': a.train_list, 'val': a.test_list} if a.train_list or a.test_list else None
     s = prepare(a.dataset, a.src, a.out, workers=a.workers, fmt=fmt, dry_run=a.dry_run, missing=a.missing,
-                ann_file=a.ann_file, lists=lists)
+                ann_file=a.ann_file, lists=lists, label_map=a.label_map, test_fraction=a.test_fraction)
     for line in summary_lines(s): print(line)
     if a.dry_run: return 0
     print(outputs_line('prepare', a.out), file=sys.stderr)

@@ -18,8 +18,8 @@ from ..data.transforms import rescale_keypoints, sample_indices
 
 
 # %% auto #0
-__all__ = ['NTU_CLIP', 'make_sources', 'clip_steps', 'measure_loader', 'summarize_loader', 'loader_targets', 'gpu_clips_per_s',
-           'workers_needed', 'run_loader_benchmark']
+__all__ = ['NTU_CLIP', 'make_sources', 'clip_steps', 'measure_loader', 'summarize_loader', 'loader_gap', 'loader_targets',
+           'gpu_clips_per_s', 'workers_needed', 'run_loader_benchmark']
 
 # %% ../../nbs/42b_bench.loader.ipynb #e39bfcba
 NTU_CLIP = 'ntu/S001C001P001R001A001'      # the real NTU RGB+D clip (1920x1080, 103 frames) with its skeleton
@@ -69,9 +69,12 @@ def _size(p: Path) -> tuple[int, int]:
 # %% ../../nbs/42b_bench.loader.ipynb #211aefaa
 def clip_steps(rec: dict, *, train: bool = True, num_clips: int = 1, batch: int = 8,
                clip_len: int = 12, img_size: int = 224) -> dict:
-    "Callables of source `rec`: the worker's sample, the decode of its frames, the main process's part."
-    ds = PoseVideoDataset([rec], layout='ntu25', classes=['a'], clip_len=clip_len, img_size=img_size, train=train,
-                          num_clips=num_clips, seed=0)
+    "Callables of source `rec`: the worker's sample, its frames' decode, parts, the batch's hand-over."
+    kw = dict(layout='ntu25', classes=['a'], clip_len=clip_len, img_size=img_size, train=train, num_clips=num_clips,
+              seed=0)
+    ds = PoseVideoDataset([rec], **kw)
+    twin = PoseVideoDataset([rec], cache_frames=True, **kw)         # the same samples, the frames from memory
+    twin[0]
     state = dict(epoch=0)
     pin = torch.cuda.is_available()
     def worker():
@@ -84,10 +87,16 @@ def clip_steps(rec: dict, *, train: bool = True, num_clips: int = 1, batch: int 
         inds = sample_indices(n, clip_len, num_clips=num_clips, train=train, rng=ds._rng(0))
         size = ds.decoded_size(rec, H, W)
         ds.read_frames(rec, np.unique(inds), None if size == (H, W) else size)
-    def main():
-        b = collate([state['sample']] * batch)
+    def probe():                            # the file's frame count and size, as the worker finds them
+        ds.video_meta(rec)
+        ds._release()
+    def pipeline():                         # the worker without probe and decode: sampling, crops, flips, keypoints
+        twin.set_epoch(state['epoch'])
+        twin[0]
+    def main():                             # a worker collates into shared memory; the main process pins (GPU)
+        b = collate([state['sample']] * batch, shared=True)
         if pin: b['video'].pin_memory()
-    return dict(worker=worker, decode=decode, main=main)
+    return dict(worker=worker, decode=decode, probe=probe, pipeline=pipeline, main=main)
 
 def measure_loader(sources: dict[str, dict], *, rounds: int = 5, warmup: int = 1, batch: int = 8,
                    test_clips: int = 5, test_sources=('ntu original', 'ntu prepared'), log=print) -> pd.DataFrame:
@@ -98,12 +107,12 @@ def measure_loader(sources: dict[str, dict], *, rounds: int = 5, warmup: int = 1
         if name in test_sources:
             for k, fn in clip_steps(rec, train=False, num_clips=test_clips, batch=batch).items():
                 steps[(name, f'test x{test_clips}', k)] = fn
-    keys = list(steps)
+    keys, per = list(steps), len({k[2] for k in steps})
     for _ in range(warmup):
         for k in keys: steps[k]()
     rows = []
     for r in range(rounds):
-        order = keys[r * 3 % len(keys):] + keys[:r * 3 % len(keys)]     # rotated by whole sources: worker before decode
+        order = keys[r * per % len(keys):] + keys[:r * per % len(keys)]  # rotated by whole sources: worker first
         for k in order:
             c0, w0 = time.process_time(), time.perf_counter()
             steps[k]()
@@ -118,9 +127,10 @@ def summarize_loader(df: pd.DataFrame, batch: int = 8) -> pd.DataFrame:
     "Per source and pattern: one worker's clips/s (CPU, wall), the decode-only limit, worker / decode."
     rows = []
     for (src, pat), g in df.groupby(['source', 'pattern'], sort=False):
-        t = {s: g[g.step == s].set_index('round') for s in ('worker', 'decode', 'main')}
+        t = {s: g[g.step == s].set_index('round') for s in ('worker', 'decode', 'main', 'probe', 'pipeline')}
         ratio = (t['worker'].cpu_s / t['decode'].cpu_s).median()      # per round, then the median
         collate = t['main'].cpu_s.median() / batch
+        ms = {s: 1000 * t[s].cpu_s.median() if len(t[s]) else np.nan for s in t}
         rows.append({'source': src, 'pattern': pat,
                      'worker_clips_per_s_cpu': 1 / t['worker'].cpu_s.median(),
                      'worker_clips_per_s_wall': 1 / t['worker'].wall_s.median(),
@@ -129,8 +139,19 @@ def summarize_loader(df: pd.DataFrame, batch: int = 8) -> pd.DataFrame:
                      'worker_over_decode_cpu': ratio,
                      'collate_ms_per_clip_cpu': 1000 * collate,
                      'worker_with_collate_clips_per_s_cpu': 1 / (t['worker'].cpu_s.median() + collate),
+                     # what stands between worker and decode, and two parts of it measured alone
+                     'worker_ms_cpu': ms['worker'], 'decode_ms_cpu': ms['decode'],
+                     'extra_ms_cpu': ms['worker'] - ms['decode'], 'probe_ms_cpu': ms['probe'],
+                     'pipeline_ms_cpu': ms['pipeline'],
                      'rounds': len(t['worker'])})
     return pd.DataFrame(rows)
+
+def loader_gap(summary: pd.DataFrame) -> pd.DataFrame:
+    "What stands between worker and decode, per source and pattern of `summary` (CPU ms a sample)."
+    cols = {'worker_ms_cpu': 'worker', 'decode_ms_cpu': 'decode', 'extra_ms_cpu': 'worker - decode',
+            'probe_ms_cpu': 'probe alone', 'pipeline_ms_cpu': 'pipeline alone',
+            'worker_over_decode_cpu': 'worker / decode'}
+    return summary.set_index(['source', 'pattern'])[list(cols)].rename(columns=cols)
 
 def loader_targets(df: pd.DataFrame) -> pd.DataFrame:
     "The targets from rounds `df`: NTU worker prepared vs original (>= 20x), worker / decode (<= 1.3)."

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from ..utils import check_choice
-from .video import frame_tolerance, read_clip, video_info
+from .video import VideoFile, frame_tolerance, get_decoder, read_clip, video_info
 from .transforms import ClipTransform, get_layout, rescale_keypoints, sample_indices
 
 # %% auto #0
@@ -151,7 +151,7 @@ class PoseVideoDataset(Dataset):
                 continue
             self.records.append(r)
         self.on_error, self.skipped, self.failed = on_error, issues.items, []
-        self.frame_mismatch, self._meta, self._frames = 0, {}, {}
+        self.frame_mismatch, self._meta, self._frames, self._open = 0, {}, {}, None
         if self.skipped:
             _log.warning("%s: skipped %d sample(s): %s", type(self).__name__, len(self.skipped),
                         dict(Counter(k for _, k, _ in self.skipped)))
@@ -174,13 +174,22 @@ class PoseVideoDataset(Dataset):
         return kp, sc, (tuple(int(v) for v in rec['img_shape']) if rec.get('img_shape') is not None else None)
 
     def video_meta(self, rec: dict) -> tuple[int, int, int]:
-        "`(num_frames, H, W)` of the RGB source."
+        "`(num_frames, H, W)` of the RGB source (a PyAV video stays open for the `read_frames` that follows)."
         if 'frames' in rec:
             files = _image_files(Path(rec['frames']))
             if not files: raise FileNotFoundError(f"{rec['frames']}: no image frames (.jpg/.png)")
             with Image.open(files[0]) as im: w, h = im.size
             return len(files), h, w
-        n, h, w, _ = video_info(rec['video'])
+        if get_decoder() != 'pyav':
+            n, h, w, _ = video_info(rec['video'])
+            return n, h, w
+        self._release()
+        v = VideoFile(rec['video'])                # one open: the header, the packets counted, then the frames read
+        try: n, h, w, _ = v.info()
+        except Exception:
+            v.close()
+            raise
+        self._open = str(rec['video']), v
         return n, h, w
 
     def decoded_size(self, rec: dict, height: int, width: int) -> tuple[int, int]:
@@ -189,11 +198,23 @@ class PoseVideoDataset(Dataset):
         return _decode_size(height, width, round(self.img_size * self.transform.resize_ratio))
 
     def read_frames(self, rec: dict, indices: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
-        "Decode the frames `indices` (sorted, unique) at `size` (None: stored size) -> `(N, h, w, 3)` uint8."
+        "Decode the frames `indices` (any order, repeats) at `size` (None: as stored) -> `(N, h, w, 3)`."
+        # the K clips' frames in order: a video's frames each decoded once and placed in order (no gathering copy)
         if 'frames' in rec:
-            files = _image_files(Path(rec['frames']))
-            return read_images([files[i] for i in indices])
+            files, (uniq, inverse) = _image_files(Path(rec['frames'])), np.unique(indices, return_inverse=True)
+            raw = read_images([files[i] for i in uniq])
+            return raw if uniq.size == len(indices) and (uniq == indices).all() else raw.take(inverse.reshape(-1), 0)
+        held, self._open = self._open, None
+        if held and held[0] == str(rec['video']): return held[1].read(np.asarray(indices), size)
+        if held: held[1].close()
         return read_clip(rec['video'], indices, size=size)
+
+    def _release(self):
+        "Close the video `video_meta` left open for a read that did not come (the sample failed in between)."
+        if self._open: self._open[1].close()
+        self._open = None
+
+    def __getstate__(self) -> dict: return dict(self.__dict__, _open=None)     # an open file does not pickle
 
     # --- the pipeline ---
     def _rng(self, index: int) -> np.random.Generator | None:
@@ -203,6 +224,10 @@ class PoseVideoDataset(Dataset):
 
     def load(self, index: int) -> dict:
         "The sample `index` (errors propagate)."
+        try: return self._load(index)
+        finally: self._release()
+
+    def _load(self, index: int) -> dict:
         rec = self.records[index]
         kp, sc, img_shape = self.load_pose(rec)
         n_pose = kp.shape[1]
@@ -223,20 +248,21 @@ class PoseVideoDataset(Dataset):
         rng = self._rng(index)
         n = min(n_video, n_pose)
         inds = sample_indices(n, self.clip_len, num_clips=self.num_clips, train=self.train, rng=rng)
-        uniq, inverse = np.unique(inds, return_inverse=True)
         size = self.decoded_size(rec, H, W)
         size = None if size == (H, W) else size
         if self.cache_frames:
             # every frame decoded once, then indexed: fresh crops and frame draws at no decoding cost
             if index not in self._frames: self._frames[index] = self.read_frames(rec, np.arange(n), size)
-            raw = self._frames[index][uniq]
-        else: raw = self.read_frames(rec, uniq, size)
-        frames = torch.from_numpy(raw)[torch.from_numpy(inverse.reshape(-1))]
-        frames = frames.reshape(self.num_clips, self.clip_len, *frames.shape[1:])
-        ti = torch.from_numpy(inds)
-        clips = [self.transform(frames[k], kp[:, ti[k]], sc[:, ti[k]], frame_size=img_shape or (H, W), rng=rng, flip=f)
-                 for k in range(self.num_clips) for f in self.flips]
-        return self._sample(index, rec, clips)
+            raw = self._frames[index].take(inds.reshape(-1), axis=0)
+        else: raw = self.read_frames(rec, inds.reshape(-1), size)       # the K clips' frames in order
+        frames = torch.from_numpy(raw).reshape(self.num_clips, self.clip_len, *raw.shape[1:])
+        ti, views = torch.from_numpy(inds), [(k, f) for k in range(self.num_clips) for f in self.flips]
+        # several views: each written into its slot of the sample's video (no stacking copy); own transforms: stacked
+        into = len(views) > 1 and type(self.transform).__call__ is ClipTransform.__call__
+        video = torch.empty((len(views), 3, self.clip_len, self.img_size, self.img_size)) if into else None
+        clips = [self.transform(frames[k], kp[:, ti[k]], sc[:, ti[k]], frame_size=img_shape or (H, W), rng=rng, flip=f,
+                                **(dict(out=video[v]) if into else {})) for v, (k, f) in enumerate(views)]
+        return self._sample(index, rec, clips, video)
 
     def _load_pose_only(self, index: int, rec: dict, kp: np.ndarray, sc: np.ndarray, img_shape) -> dict:
         "The sample without pixels: the same frame indices, crop and flip, drawn on the annotation frame."
@@ -253,8 +279,12 @@ class PoseVideoDataset(Dataset):
                  for k in range(self.num_clips) for f in self.flips]
         return self._sample(index, rec, clips)
 
-    def _sample(self, index: int, rec: dict, clips: list[dict]) -> dict:
-        out = {k: torch.stack([c[k] for c in clips]) if len(clips) > 1 else clips[0][k] for k in clips[0]}
+    def _sample(self, index: int, rec: dict, clips: list[dict], video: torch.Tensor | None = None) -> dict:
+        "The sample dict of `clips` (several: stacked); `video`: the views already written into one."
+        out = {}
+        for k in clips[0]:
+            if k == 'video' and video is not None: out[k] = video
+            else: out[k] = torch.stack([c[k] for c in clips]) if len(clips) > 1 else clips[0][k]
         return dict(out, label=int(rec['label']), index=int(index), name=str(rec['name']))
 
     def __getitem__(self, index: int) -> dict:
@@ -272,9 +302,11 @@ class PoseVideoDataset(Dataset):
         raise SampleError(f"{type(self).__name__}: samples {index}..{i} all failed to load; last: {self.failed[-1]}")
 
 # %% ../../nbs/14_data.base.ipynb #ce4f8927
-def collate(samples: Sequence[dict], num_persons: int | None = None) -> dict:
+def collate(samples: Sequence[dict], num_persons: int | None = None, shared: bool | None = None) -> dict:
     "Stack contract samples into a batch, persons fitted to `num_persons` (default: the batch maximum)."
+    # shared: the stacked tensors in shared memory (None: inside a DataLoader worker, as torch's default_collate does)
     if not samples: raise ValueError("collate: empty batch")
+    if shared is None: shared = torch.utils.data.get_worker_info() is not None
     M = num_persons or max(s['scores'].shape[-3] for s in samples)
     kps, scs = zip(*(fit_persons(s['keypoints'], s['scores'], M) for s in samples))
     rgb = {'video' in s for s in samples}
@@ -283,11 +315,18 @@ def collate(samples: Sequence[dict], num_persons: int | None = None) -> dict:
     if len(shapes) > 1:
         raise ValueError(f"collate: samples have different video shapes {sorted(shapes)} "
                          "(clip_len, img_size or num_clips differ)")
-    video = torch.stack([s['video'] for s in samples]) if rgb == {True} else None     # None: pose-only samples
-    return dict(video=video, keypoints=torch.stack(kps), scores=torch.stack(scs),
+    video = _stack([s['video'] for s in samples], shared) if rgb == {True} else None     # None: pose-only samples
+    return dict(video=video, keypoints=_stack(kps, shared), scores=_stack(scs, shared),
                 label=torch.tensor([s['label'] for s in samples], dtype=torch.long),
                 index=torch.tensor([s['index'] for s in samples], dtype=torch.long),
                 name=[s['name'] for s in samples])
+
+def _stack(ts: Sequence[torch.Tensor], shared: bool) -> torch.Tensor:
+    "`torch.stack(ts)`, into shared memory if `shared` (else the hand-over to the main copies it)."
+    if not shared: return torch.stack(ts)
+    e = ts[0]
+    out = e.new(e._typed_storage()._new_shared(len(ts) * e.numel(), device=e.device)).resize_(len(ts), *e.shape)
+    return torch.stack(ts, out=out)
 
 # %% ../../nbs/14_data.base.ipynb #a5407cc0
 class CachedDataset(torch.utils.data.Dataset):

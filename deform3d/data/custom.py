@@ -20,7 +20,7 @@ from .video import frame_tolerance, video_info
 
 # %% auto #0
 __all__ = ['POSE_FILE', 'LABEL_MAP_FILE', 'LIST_FILES', 'DataProblems', 'class_folders', 'read_video_list', 'list_files',
-           'custom_classes', 'hash_split', 'custom_entries', 'CustomDataset']
+           'custom_classes', 'hash_split', 'custom_entries', 'custom_sources', 'entry_problem', 'CustomDataset']
 
 # %% ../../nbs/19_data.custom.ipynb #02db1120
 POSE_FILE = 'poses.pkl'               # the skeleton pickle's default name: root/poses.pkl
@@ -122,6 +122,22 @@ def custom_entries(root: str | os.PathLike, classes: Sequence[str], lists: dict[
                      split='test' if v.stem in test else 'train', where=f"class folder {root / c}") for v in vids]
     return out
 
+def custom_sources(root: str | os.PathLike, label_map: str | os.PathLike | None = None,
+                   train_list: str | os.PathLike | None = None, test_list: str | os.PathLike | None = None,
+                   ann_file: str | os.PathLike | None = None) -> dict:
+    "What a data set at `root` reads: `classes`, `lists`, the skeleton pickle `ann_file`, `label_source`."
+    root = Path(root)
+    if label_map is None and (root / LABEL_MAP_FILE).is_file(): label_map = root / LABEL_MAP_FILE
+    classes, lists = custom_classes(root, label_map, train_list, test_list), list_files(root, train_list, test_list)
+    if lists and 'train' not in lists:
+        raise FileNotFoundError(f"{root}: a list-file data set needs a training list ({LIST_FILES['train'][0]})")
+    ann_file = Path(ann_file) if ann_file else root / POSE_FILE
+    if not ann_file.is_file():
+        raise FileNotFoundError(f"{ann_file}: no skeleton file; write it with: deform3d poses {root} --out "
+                                f"{ann_file} (or set data.ann_file to a PYSKL pickle)")
+    label_source = str(label_map) if label_map else 'the class folders' if not lists else 'the list files'
+    return dict(classes=classes, lists=lists, ann_file=ann_file, label_source=label_source)
+
 # %% ../../nbs/19_data.custom.ipynb #cdb951a1
 _LAYOUT_BY_JOINTS = {13: 'penn13', 17: 'coco17', 25: 'ntu25', 33: 'blazepose33'}
 _PROBED: dict[tuple, tuple | str] = {}   # (path, size, mtime) -> video_info or the error: each video opened once
@@ -135,9 +151,13 @@ def _probe(p: Path) -> tuple | str:
         except Exception as e: _PROBED[key] = ' '.join(str(e).split()) or type(e).__name__
     return _PROBED[key]
 
-def _check(e: dict, a: dict | None, ann_file: Path, label_source: str, n_classes: int) -> tuple[str, str] | None:
-    "(kind, line naming the file) of entry `e`'s first problem, or None (and e['meta'] set)."
+def entry_problem(e: dict, a: dict | None, seen: dict, ann_file: Path, label_source: str,
+                  n_classes: int) -> tuple[str, str] | None:
+    "(kind, line naming the file) of entry `e`'s first problem found without opening its video, or None."
     v = e['video']
+    if seen.setdefault(v.stem, v) != v:        # `seen`: stem -> the first video of that stem
+        return 'same stem', (f"{v}: the same file name stem as {seen[v.stem]} (skeletons are matched by stem): "
+                             "rename one")
     if e['label'] is None:
         return 'unknown label', (f"{v}: label {e['token']!r} ({e['where']}) is not in the label map "
                                  f"({label_source}: {n_classes} classes)")
@@ -145,6 +165,13 @@ def _check(e: dict, a: dict | None, ann_file: Path, label_source: str, n_classes
     if a is None:
         return 'missing skeleton', (f"{v}: no skeleton in {ann_file} (no annotation with frame_dir {v.stem!r}; "
                                     f"deform3d poses {v} --out {ann_file} adds it)")
+
+def _check(e: dict, a: dict | None, seen: dict, ann_file: Path, label_source: str,
+           n_classes: int) -> tuple[str, str] | None:
+    "(kind, line naming the file) of entry `e`'s first problem, or None (and e['meta'] set)."
+    bad = entry_problem(e, a, seen, ann_file, label_source, n_classes)
+    if bad: return bad
+    v = e['video']
     info = _probe(v)
     if isinstance(info, str): return 'unreadable video', f"{v}: unreadable video ({info})"
     n, H, W, _ = info
@@ -186,25 +213,14 @@ class CustomDataset(PoseVideoDataset):
         if not root.is_dir(): raise FileNotFoundError(f"{root}: no such folder")
         split = {'val': 'test'}.get(split, split)
         check_choice('CustomDataset: split', split, ('train', 'test'))
-        if label_map is None and (root / LABEL_MAP_FILE).is_file(): label_map = root / LABEL_MAP_FILE
-        classes, lists = custom_classes(root, label_map, train_list, test_list), list_files(root, train_list, test_list)
-        if lists and 'train' not in lists:
-            raise FileNotFoundError(f"{root}: a list-file data set needs a training list ({LIST_FILES['train'][0]})")
-        ann_file = Path(ann_file) if ann_file else root / POSE_FILE
-        if not ann_file.is_file():
-            raise FileNotFoundError(f"{ann_file}: no skeleton file; write it with: deform3d poses {root} --out "
-                                    f"{ann_file} (or set data.ann_file to a PYSKL pickle)")
+        src = custom_sources(root, label_map, train_list, test_list, ann_file)
+        classes, lists, ann_file, label_source = src['classes'], src['lists'], src['ann_file'], src['label_source']
         anns = {str(a['frame_dir']): a for a in load_pyskl_pickle(ann_file)['annotations']}
         stored, layout = _layouts(anns, ann_file, layout)
-        label_source = str(label_map) if label_map else 'the class folders' if not lists else 'the list files'
         problems, records, seen = [], [], {}
         for e in custom_entries(root, classes, lists, test_fraction):     # every split checked: all problems at once
             v = e['video']
-            if seen.setdefault(v.stem, v) != v:
-                problems.append((e['split'], 'same stem', f"{v}: the same file name stem as {seen[v.stem]} "
-                                 "(skeletons are matched by stem): rename one"))
-                continue
-            bad = _check(e, anns.get(v.stem), ann_file, label_source, len(classes))
+            bad = _check(e, anns.get(v.stem), seen, ann_file, label_source, len(classes))
             if bad: problems.append((e['split'], *bad))
             if bad or e['split'] != split: continue
             a = anns[v.stem]

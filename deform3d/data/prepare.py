@@ -21,17 +21,19 @@ from .readers import load_pyskl_pickle, ntu_split, parse_ntu_name, read_gym_labe
 from .readers import read_ntu_missing, read_penn_label, write_pyskl_pickle
 from .base import _image_files
 from .datasets import PENN_ACTION_CLASSES, gym_clip_key, kinect_pose
+from .custom import LABEL_MAP_FILE, POSE_FILE, custom_entries, custom_sources, entry_problem
 
 # %% auto #0
-__all__ = ['PREPARE_DATASETS', 'ANN_FILES', 'VIDEO_DIRS', 'IMAGE_FPS', 'BYTES_PER_PIXEL', 'VideoFormat', 'prepared_size',
-           'scale_keypoints', 'encode', 'video_header', 'verify_video', 'plan_ntu', 'plan_penn', 'plan_gym', 'run_job',
-           'prepare', 'check_prepared', 'summary_lines']
+__all__ = ['PREPARE_DATASETS', 'ANN_FILES', 'VIDEO_DIRS', 'CUSTOM_LISTS', 'IMAGE_FPS', 'BYTES_PER_PIXEL', 'VideoFormat',
+           'prepared_size', 'scale_keypoints', 'encode', 'video_header', 'verify_video', 'plan_ntu', 'plan_penn',
+           'plan_gym', 'plan_custom', 'run_job', 'prepare', 'check_prepared', 'summary_lines']
 
 # %% ../../nbs/19b_data.prepare.ipynb #a2b6116c
-PREPARE_DATASETS = ('ntu60', 'ntu120', 'pennaction', 'finegym')
+PREPARE_DATASETS = ('ntu60', 'ntu120', 'pennaction', 'finegym', 'custom')
 ANN_FILES = {'ntu60': 'ntu_kinect.pkl', 'ntu120': 'ntu_kinect.pkl', 'pennaction': 'pennaction.pkl',
-             'finegym': 'gym_hrnet.pkl'}                      # the annotation pickle of a prepared tree
+             'finegym': 'gym_hrnet.pkl', 'custom': POSE_FILE}  # the annotation pickle of a prepared tree
 VIDEO_DIRS = {'ntu60': 'nturgb+d_rgb', 'ntu120': 'nturgb+d_rgb', 'pennaction': 'videos', 'finegym': 'subactions'}
+CUSTOM_LISTS = {'train': 'train.txt', 'test': 'test.txt'}    # custom: the list files a prepared tree is read by
 IMAGE_FPS = 30               # frame rate given to videos made from image folders (Penn Action states none)
 BYTES_PER_PIXEL = 0.01       # prepared bytes per output pixel and frame, for --dry-run (an upper estimate)
 
@@ -253,6 +255,37 @@ def plan_gym(src: Path, out: Path, ann_file=None, lists=None) -> tuple[list[dict
                  splits={o['name']: o['split'] for o in outs}) for e, outs in sorted(by_event.items())]
     return jobs, failed, []
 
+def _listable(v: Path, src: Path, where: str) -> tuple[Path | None, str | None]:
+    "`(path of video `v` relative to `src`, None)`, or `(None, why it cannot be mirrored and listed)`."
+    try: rel = Path(os.path.normpath(v)).relative_to(os.path.normpath(src))
+    except ValueError: rel = None
+    if rel is None or rel.parts[:1] == ('..',):
+        return None, f"{v}: outside {src} ({where}): a prepared tree mirrors SRC, so its videos must lie inside it"
+    if rel.as_posix() != rel.as_posix().strip() or rel.as_posix().startswith('#'):
+        return None, f"{v}: a path with leading or trailing spaces or a leading '#' cannot be listed: rename it"
+    return rel, None
+
+def plan_custom(src: Path, out: Path, ann_file=None, lists=None, label_map=None,
+                test_fraction: float = 0.2) -> tuple[list[dict], list[tuple[str, str]], list[str], list[str]]:
+    "Custom jobs (one per video of `src`, with its skeleton), failures, nothing left out, the classes."
+    lists = lists or {}
+    s = custom_sources(src, label_map, lists.get('train'), lists.get('test', lists.get('val')), ann_file)
+    anns = {str(a['frame_dir']): a for a in load_pyskl_pickle(s['ann_file'])['annotations']}
+    jobs, failed, seen = [], [], {}
+    for e in custom_entries(src, s['classes'], s['lists'], test_fraction):   # the split is the raw tree's
+        v, a = e['video'], anns.get(e['video'].stem)
+        bad = entry_problem(e, a, seen, s['ann_file'], s['label_source'], len(s['classes']))
+        rel, why = _listable(v, src, e['where']) if bad is None else (None, bad[1])
+        if why:
+            failed.append((v.stem, why))
+            continue
+        shape = tuple(int(x) for x in a['img_shape']) if a.get('img_shape') is not None else None
+        jobs.append(dict(key=v.stem, src=v, kind='video', pose=None, rel=rel.with_suffix('.mp4').as_posix(),
+                         outputs=[dict(name=v.stem, path=out / rel.with_suffix('.mp4'), expected=a['keypoint'].shape[1],
+                                       img_shape=shape, skeleton=str(s['ann_file']))],
+                         poses={v.stem: a}, labels={v.stem: e['label']}, splits={v.stem: e['split']}))
+    return jobs, failed, [], s['classes']
+
 # %% ../../nbs/19b_data.prepare.ipynb #a6089935
 def _reason(e: BaseException) -> str:
     msg = ' '.join(str(e).split())
@@ -279,7 +312,8 @@ def run_job(job: dict, fmt: VideoFormat, done: dict) -> dict:
         todo = []
         for o in job['outputs']:
             d = done.get(o['name'])
-            if d and verify_video(o['path'], d['frames'], (d['height'], d['width']), full=False) is None:
+            fits = d and abs(d['frames'] - o['expected']) <= frame_tolerance(max(d['frames'], o['expected']))
+            if fits and verify_video(o['path'], d['frames'], (d['height'], d['width']), full=False) is None:
                 res['skipped'].append(dict(d, name=o['name']))
             else: todo.append(o)
         if not todo: return res
@@ -290,6 +324,9 @@ def run_job(job: dict, fmt: VideoFormat, done: dict) -> dict:
             if err is None and abs(n - o['expected']) > tol:
                 err = (f"{job['src']}: {n} video frames for {o['name']} but its pose has {o['expected']} "
                        f"(at most {tol} apart are accepted)")
+            if err is None and o.get('img_shape') not in (None, src_shape):     # custom: as the dataset checks
+                err = (f"{job['src']}: its skeleton in {o['skeleton']} is for {o['img_shape'][0]}x{o['img_shape'][1]} "
+                       f"(HxW) frames, the video's are {src_shape[0]}x{src_shape[1]}")
             err = err or verify_video(o['path'], n, size)
             if err:
                 Path(o['path']).unlink(missing_ok=True)
@@ -328,10 +365,11 @@ def _annotation(dataset: str, job: dict, o: dict, pose) -> tuple[str, dict]:
 
 def _clean_temporaries(out: Path, dataset: str):
     "Remove what an interrupted run left: `atomic_path`'s hidden temporary files."
-    for d in (out, out / VIDEO_DIRS[dataset]):
-        if not d.is_dir(): continue
-        for p in d.iterdir():
-            if p.name.startswith('.') and p.suffix in ('.mp4', '.pkl', '.txt', '.json') and p.is_file(): p.unlink()
+    # custom: the videos mirror the raw tree's folders, at any depth
+    files = out.rglob('.*') if dataset == 'custom' else (
+        p for d in (out, out / VIDEO_DIRS[dataset]) if d.is_dir() for p in d.iterdir())
+    for p in list(files):
+        if p.name.startswith('.') and p.suffix in ('.mp4', '.pkl', '.txt', '.json') and p.is_file(): p.unlink()
 
 def _read_manifest(path: Path) -> dict[str, dict]:
     "Outputs verified by earlier runs (a line cut by an interrupt is ignored)."
@@ -378,10 +416,30 @@ def _estimate_bytes(job: dict, fmt: VideoFormat) -> int:
     return int(n * H * W * BYTES_PER_PIXEL)
 
 # %% ../../nbs/19b_data.prepare.ipynb #a9bae8a6
-def _plan(dataset: str, src: Path, out: Path, missing=None, ann_file=None, lists=None):
-    if dataset in ('ntu60', 'ntu120'): return plan_ntu(src, out, int(dataset[3:]), missing)
-    if dataset == 'pennaction': return plan_penn(src, out)
-    return plan_gym(src, out, ann_file, lists)
+def _plan(dataset: str, src: Path, out: Path, missing=None, ann_file=None, lists=None, label_map=None,
+          test_fraction=0.2):
+    "`(jobs, failed, left out, classes)`; classes only for custom (its label map)."
+    if dataset == 'custom':
+        if out.resolve() == src.resolve() or src.resolve() in out.resolve().parents:
+            raise ValueError(f"{out}: inside {src}: the prepared videos would be read as raw ones; "
+                             "choose another --out")
+        if out.resolve() in src.resolve().parents: raise ValueError(f"{out}: holds {src}; choose another --out")
+        return plan_custom(src, out, ann_file, lists, label_map, test_fraction)
+    if dataset in ('ntu60', 'ntu120'): return (*plan_ntu(src, out, int(dataset[3:]), missing), None)
+    if dataset == 'pennaction': return (*plan_penn(src, out), None)
+    return (*plan_gym(src, out, ann_file, lists), None)
+
+def _write_custom_lists(out: Path, classes: list[str], lines: dict[str, list[str]]) -> list[str]:
+    "Write `classes` and the non-empty `lines` of each split into `out` (stale lists removed); the names."
+    written = [LABEL_MAP_FILE]
+    with atomic_path(out / LABEL_MAP_FILE, durable=False) as tmp: tmp.write_text(''.join(f'{c}\n' for c in classes))
+    for part, name in CUSTOM_LISTS.items():
+        if lines.get(part):
+            with atomic_path(out / name, durable=False) as tmp: tmp.write_text(''.join(lines[part]))
+            written.append(name)
+        else: (out / name).unlink(missing_ok=True)          # an empty list file is no data set
+    (out / 'val.txt').unlink(missing_ok=True)               # would be read as the test list
+    return written
 
 def prepare(dataset: str,                    # one of PREPARE_DATASETS
             src: str | os.PathLike,          # the dataset as its owners distribute it
@@ -391,14 +449,17 @@ def prepare(dataset: str,                    # one of PREPARE_DATASETS
             dry_run: bool = False,           # only say what would be done and the disk it needs
             missing: str | os.PathLike | None = None,   # NTU: the official missing-skeleton list (left out, reported)
             ann_file: str | os.PathLike | None = None,  # FineGYM: the pose pickle (default SRC/gym_hrnet.pkl)
-            lists: dict | None = None,       # FineGYM: {'train': list file, 'val': list file} (default in SRC)
+            lists: dict | None = None,       # FineGYM, custom: {'train': list file, 'val': list file} (default in SRC)
+            label_map: str | os.PathLike | None = None,  # custom: class names (default SRC/label_map.txt)
+            test_fraction: float = 0.2,      # custom class folders: share of each class held out (hash_split)
             progress: bool = True,           # a tqdm bar
            ) -> dict:
     "Prepare `src` into `out` (videos re-encoded, one annotation pickle); the summary."
     check_choice('prepare: dataset', dataset, PREPARE_DATASETS)
     src, out, fmt, t0 = Path(src), Path(out), fmt or VideoFormat(), time.time()
     if not src.is_dir(): raise FileNotFoundError(f"{src}: no such folder")
-    jobs, failed, left_out = _plan(dataset, src, out, missing, ann_file, lists)
+    if not 0 <= test_fraction < 1: raise ValueError(f"prepare: test_fraction must be in [0, 1), got {test_fraction}")
+    jobs, failed, left_out, classes = _plan(dataset, src, out, missing, ann_file, lists, label_map, test_fraction)
     manifest = out / '.prepared.jsonl'
     old = _read_manifest(manifest)
     dones = []
@@ -433,8 +494,9 @@ def prepare(dataset: str,                    # one of PREPARE_DATASETS
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 futs = {pool.submit(run_job, j, fmt, d): j for j, d in zip(jobs, dones)}
                 for f in as_completed(futs): collect(futs[f], f.result())
-    split = {'pennaction': {'train': [], 'test': []}, 'finegym': {'train': [], 'val': []}}.get(dataset, {})
-    anns, n_done, n_skipped, bytes_after = [], 0, 0, 0
+    split = {'pennaction': {'train': [], 'test': []}, 'finegym': {'train': [], 'val': []},
+             'custom': {'train': [], 'test': []}}.get(dataset, {})
+    anns, n_done, n_skipped, bytes_after, lines = [], 0, 0, 0, {}
     for j in jobs:
         res = results[j['key']]
         failed += res['failed']
@@ -442,6 +504,7 @@ def prepare(dataset: str,                    # one of PREPARE_DATASETS
             part, a = _annotation(dataset, j, o, res['pose'])
             anns.append(a)
             if part: split.setdefault(part, []).append(o['name'])
+            if dataset == 'custom': lines.setdefault(part, []).append(f"{j['rel']} {a['label']}\n")
             bytes_after += o['bytes']
         n_done, n_skipped = n_done + len(res['outputs']), n_skipped + len(res['skipped'])
     anns.sort(key=lambda a: a['frame_dir'])
@@ -450,6 +513,7 @@ def prepare(dataset: str,                    # one of PREPARE_DATASETS
         for prot in ('xsub', 'xview') if dataset == 'ntu60' else ('xsub', 'xset'):
             for k, v in ntu_split(names, int(dataset[3:]), prot).items(): split[f'{prot}_{k}'] = v
     write_pyskl_pickle(out / ANN_FILES[dataset], split, anns)
+    listed = _write_custom_lists(out, classes, lines) if dataset == 'custom' else []
     failed = sorted(set(failed))
     with atomic_path(out / 'failed.txt', durable=False) as tmp:
         tmp.write_text(''.join(f"{n}\t{r}\n" for n, r in failed))
@@ -459,7 +523,7 @@ def prepare(dataset: str,                    # one of PREPARE_DATASETS
     summary = dict(summary, done=n_done, skipped=n_skipped, failed=failed, bytes_after=bytes_after,
                    annotations=len(anns), seconds=round(time.time() - t0, 1))
     with atomic_path(out / 'prepare.json', durable=False) as tmp: tmp.write_text(json.dumps(summary, indent=1))
-    for name in (ANN_FILES[dataset], 'failed.txt', 'left_out.txt', 'prepare.json'):
+    for name in (ANN_FILES[dataset], 'failed.txt', 'left_out.txt', 'prepare.json', *listed):
         if (out / name).is_file(): _readable(out / name)
     return summary
 
@@ -474,18 +538,41 @@ def check_prepared(out: str | os.PathLike, progress: bool = True) -> tuple[str, 
     check_choice(f'{meta}: dataset', dataset, PREPARE_DATASETS)
     anns = load_pyskl_pickle(out / ANN_FILES[dataset])['annotations']
     problems = []
+    paths, unlisted = _custom_paths(out, anns, problems) if dataset == 'custom' else ({
+        a['frame_dir']: out / VIDEO_DIRS[dataset] / f"{a['frame_dir']}.mp4" for a in anns}, [])
     for a in tqdm(anns, unit='video', desc=f'check {dataset}', disable=not progress, dynamic_ncols=True):
-        path = out / VIDEO_DIRS[dataset] / f"{a['frame_dir']}.mp4"
+        path = paths.get(a['frame_dir'])
+        if path is None: continue                               # custom: named by _custom_paths
         err = verify_video(path, a.get('video_frames', a['total_frames']), a['img_shape'])
         n, t = a.get('video_frames', a['total_frames']), a['total_frames']
         if err is None and abs(n - t) > frame_tolerance(max(n, t)):
             err = f"{path}: {n} frames but its annotation has {t}"
         if err: problems.append(err)
-    listed = {f"{a['frame_dir']}.mp4" for a in anns}
-    vdir = out / VIDEO_DIRS[dataset]
-    extra = sorted(p.name for p in vdir.glob('*.mp4') if p.name not in listed) if vdir.is_dir() else []
-    problems += [f"{vdir / n}: not in {out / ANN_FILES[dataset]}" for n in extra]
+    listed = set(paths.values())
+    if dataset == 'custom':
+        extra = [p for p in sorted(out.rglob('*.mp4')) if p not in listed
+                 and not any(s.startswith('.') for s in p.relative_to(out).parts)]
+        problems += [f"{p}: not in the list files of {out} ({', '.join(CUSTOM_LISTS.values())})" for p in extra]
+        problems += [f"{out / ANN_FILES[dataset]}: annotation {n!r} has no video in the list files" for n in unlisted
+                     if n not in {p.stem for p in extra}]          # else named by its video above
+    else:
+        vdir = out / VIDEO_DIRS[dataset]
+        extra = sorted(p for p in vdir.glob('*.mp4') if p not in listed) if vdir.is_dir() else []
+        problems += [f"{p}: not in {out / ANN_FILES[dataset]}" for p in extra]
     return dataset, len(anns), problems
+
+def _custom_paths(out: Path, anns: list[dict], problems: list[str]) -> tuple[dict[str, Path], list[str]]:
+    "Each annotation's video as the dataset finds it, the unlisted names; adds to `problems`."
+    s = custom_sources(out)
+    by_name, paths, seen = {str(a['frame_dir']): a for a in anns}, {}, {}
+    entries = custom_entries(out, s['classes'], s['lists'])
+    for e in entries:
+        a = by_name.get(e['video'].stem)
+        bad = entry_problem(e, a, seen, s['ann_file'], s['label_source'], len(s['classes']))
+        if bad: problems.append(bad[1])
+        else: paths[e['video'].stem] = e['video']
+    named = {e['video'].stem for e in entries}
+    return paths, [n for n in by_name if n not in named]
 
 def _gb(n: int) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"

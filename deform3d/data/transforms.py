@@ -150,6 +150,7 @@ def transform_frames(frames: torch.Tensor | np.ndarray,    # (N, H, W, 3) uint8 
                      box: tuple[int, int, int, int],       # (x0, y0, w, h) crop
                      out_size: tuple[int, int],            # (H', W')
                      flip: bool = False,
+                     out: torch.Tensor | None = None,      # (3, N, H', W') float32 to write into (e.g. a batch's slot)
                     ) -> torch.Tensor:                     # (3, N, H', W') float32, values of the input range
     "Crop -> bilinear resize -> optional horizontal flip of a stack of frames, vectorised over frames."
     frames = torch.as_tensor(frames)
@@ -163,11 +164,18 @@ def transform_frames(frames: torch.Tensor | np.ndarray,    # (N, H, W, 3) uint8 
     # rounded to whole grey levels as a decoder's resize rounds them) and made float only at the output size
     x = rearrange(frames[:, y0:y0 + h, x0:x0 + w], 'n h w c -> n c h w')
     if x.dtype != torch.uint8: x = x.float()
+    # uint8 crop made channels-last contiguous: the layout torch's uint8 resize reads fastest (the same values)
+    else: x = x.contiguous(memory_format=torch.channels_last)
     if (h, w) != tuple(out_size):
         x = F.interpolate(x, size=tuple(out_size), mode='bilinear', align_corners=False,
                           antialias=out_size[0] < h or out_size[1] < w)
+    # the output layout made on the small uint8 values, then flipped: the float copy below reads contiguous memory
+    x = rearrange(x, 'n c h w -> c n h w').contiguous()
     if flip: x = x.flip(-1)
-    return rearrange(x, 'n c h w -> c n h w').contiguous().float()      # one float copy, already in its layout
+    if out is None: out = torch.empty(x.shape, dtype=torch.float32)
+    elif out.shape != x.shape or out.dtype != torch.float32:
+        raise ValueError(f"transform_frames: out must be float32 {tuple(x.shape)}, got {out.dtype} {tuple(out.shape)}")
+    return out.copy_(x)
 
 # %% ../../nbs/12_data.transforms.ipynb #c97c4ae5
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -227,6 +235,7 @@ class ClipTransform:
                  frame_size: tuple[int, int] | None = None, # (H0, W0) of the keypoints; None: the frames' size
                  rng: np.random.Generator | None = None,
                  flip: bool | None = None,                  # None: drawn (train), none (test); a bool forces it
+                 out: torch.Tensor | None = None,           # (3, T, S, S) float32 the video is written into
                 ) -> dict[str, torch.Tensor]:               # video (3,T,S,S) if frames; keypoints, scores (shapes kept)
         keypoints, scores = torch.as_tensor(keypoints).float(), torch.as_tensor(scores).float()
         M, Tk, V, _ = keypoints.shape
@@ -246,10 +255,10 @@ class ClipTransform:
         keypoints = rescale_keypoints(keypoints, frame_size or (H, W), (H, W))
         box, drawn = self.params(H, W, rng)
         flip = drawn if flip is None else bool(flip)
-        out = (self.img_size, self.img_size)
+        size = (self.img_size, self.img_size)
         if flip: scores = scores[..., layout.flip_index]
-        kp, sc = mask_absent(transform_keypoints(keypoints, box, out, flip, layout.flip_index), scores, out)
+        kp, sc = mask_absent(transform_keypoints(keypoints, box, size, flip, layout.flip_index), scores, size)
         if frames is None: return dict(keypoints=kp, scores=sc)
-        video = transform_frames(frames, box, out, flip)          # a fresh tensor: normalised in place
+        video = transform_frames(frames, box, size, flip, out=out)     # a fresh tensor or `out`: normalised in place
         video = normalize(video, self.mean, self.std, inplace=True)
         return dict(video=video, keypoints=kp, scores=sc)

@@ -20,7 +20,8 @@ try: import decord                   # optional: `pip install decord` (or the ma
 except ImportError: decord = None
 
 # %% auto #0
-__all__ = ['DECODERS', 'get_decoder', 'quiet_libav', 'quiet_stderr', 'frame_tolerance', 'video_info', 'read_clip', 'write_video']
+__all__ = ['DECODERS', 'KEEP_PACKETS', 'get_decoder', 'quiet_libav', 'quiet_stderr', 'frame_tolerance', 'VideoFile', 'video_info',
+           'read_clip', 'write_video']
 
 # %% ../../nbs/10_data.video.ipynb #10ac5d40
 if decord is not None: decord.logging.set_level(decord.logging.QUIET)    # deform3d reports decoding errors itself
@@ -60,18 +61,6 @@ def frame_tolerance(n: int) -> int:
     # the counts: the header's and the decoded one; the video's and the pose's
     return max(3, int(0.1 * n))
 
-def _header(p: Path) -> tuple[int, int, int]:
-    "`(frames declared (0: not said), height, width)` from the container's header, read with PyAV."
-    if p.stat().st_size == 0: raise ValueError(f"{p}: empty file (0 bytes), not a video")
-    try:
-        with quiet_libav(), av.open(str(p)) as c:
-            if not c.streams.video: raise ValueError('no video stream')
-            s = c.streams.video[0]
-            return int(s.frames or 0), int(s.codec_context.height), int(s.codec_context.width)
-    except Exception as e:
-        raise ValueError(f"{p}: cannot open as a video (corrupt, truncated or not a video file): {type(e).__name__}: "
-                         f"{' '.join(str(e).split())[:200]}") from None
-
 def _open_video(path, size: tuple[int, int] | None = None):
     "A decord `VideoReader` for `path`, resizing to `size=(H, W)` if given; errors name the file."
     p = check_file(path)
@@ -93,8 +82,10 @@ def _short(e: Exception) -> str:
     msg = [m for m in msg if m.strip() and not m.lstrip().startswith(('Stack trace', '[bt]'))]
     return f"{type(e).__name__}: {msg[0][:300] if msg else ''}"
 
-def _decode_pyav(p: Path, idx: np.ndarray, size: tuple[int, int] | None = None, container=None) -> np.ndarray:
+def _decode_pyav(p: Path, idx: np.ndarray, size: tuple[int, int] | None = None, container=None,
+                 packets: list | None = None) -> np.ndarray:
     "Frames `idx` of `p` decoded in order with PyAV, one thread; only those made RGB (at `size`)."
+    # `packets`: the stream's packets, already demuxed from `container` (`VideoFile.count`): decoded without a re-read
     want, got, last = set(idx.tolist()), {}, int(idx.max())
     kw = {} if size is None else dict(height=int(size[0]), width=int(size[1]))
     rf = VideoReformatter()                         # one for all frames: it keeps its swscale context (8x faster)
@@ -102,7 +93,9 @@ def _decode_pyav(p: Path, idx: np.ndarray, size: tuple[int, int] | None = None, 
         with quiet_libav(), container or av.open(str(p)) as c:
             s = c.streams.video[0]
             s.thread_count = 1                      # a loader worker is one process on one core
-            for i, fr in enumerate(c.decode(s)):
+            # what `c.decode(s)` does (demux, then each packet decoded, the empty last packets flushing the decoder)
+            frames = c.decode(s) if packets is None else (f for pkt in packets for f in pkt.decode())
+            for i, fr in enumerate(frames):
                 if i in want: got[i] = rf.reformat(fr, format='rgb24', **kw).to_ndarray()
                 if i >= last: break
     except Exception as e:
@@ -127,19 +120,64 @@ def _open_pyav(p: Path):
         raise ValueError(f"{p}: cannot open as a video (corrupt, truncated or not a video file): {type(e).__name__}: "
                          f"{' '.join(str(e).split())[:200]}") from None
 
-def _probe_pyav(p: Path) -> tuple[int, int, int, int, float]:
-    "`(frames declared (0: not said), frames present, H, W, fps)` of `p`: packets counted, none decoded."
-    c, declared, h, w = _open_pyav(p)
-    try:
-        with quiet_libav(), c:
-            s = c.streams.video[0]
-            fps = float(s.average_rate or s.guessed_rate or 0)
-            n = sum(1 for pkt in c.demux(s) if pkt.size)
-    except Exception as e:
-        raise ValueError(f"{p}: cannot read the video's packets (corrupt or truncated video): {type(e).__name__}: "
-                         f"{' '.join(str(e).split())[:200]}") from None
-    if n == 0: raise ValueError(f"{p}: video has no frames")
-    return declared, n, h, w, fps
+KEEP_PACKETS = 64 << 20      # bytes: a video file up to this size keeps its packets between `count` and `read`
+
+class VideoFile:
+    "A video opened once with PyAV: its header, its frames counted from the packets, then decoded."
+    def __init__(self, path):
+        self.path = check_file(path)
+        self.container, self.declared, self.height, self.width = _open_pyav(self.path)
+        self.packets, self.num_present, self.read_done = None, None, False
+
+    def count(self) -> int:
+        "Frames present in the file: its video packets counted, none decoded; kept for `read` (small files)."
+        if self.num_present is not None: return self.num_present
+        keep = self.path.stat().st_size <= KEEP_PACKETS           # a long video's packets are not held in memory
+        try:
+            with quiet_libav():
+                pkts = self.container.demux(self.container.streams.video[0])
+                if keep: self.packets = list(pkts)
+                n = sum(1 for pkt in (self.packets if keep else pkts) if pkt.size)
+        except Exception as e:
+            raise ValueError(f"{self.path}: cannot read the video's packets (corrupt or truncated video): "
+                             f"{type(e).__name__}: {' '.join(str(e).split())[:200]}") from None
+        if n == 0: raise ValueError(f"{self.path}: video has no frames")
+        self.num_present = n
+        return n
+
+    def info(self) -> tuple[int, int, int, float]:
+        "`(num_frames, height, width, fps)`, no frame decoded; a header claiming far more frames: an error."
+        s = self.container.streams.video[0]
+        fps = float(s.average_rate or s.guessed_rate or 0)
+        n = self.count()
+        if self.declared and self.declared - n > frame_tolerance(self.declared):
+            raise ValueError(f"{self.path}: the container declares {self.declared} frames but only {n} can be "
+                             "decoded (a truncated or damaged video)")
+        return n, self.height, self.width, fps
+
+    def read(self, idx: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+        "Frames `idx` (checked to be in range) -> `(N, H, W, 3)` uint8 RGB at `size`; then the file closes."
+        if self.read_done: raise ValueError(f"{self.path}: VideoFile.read is one read per open")
+        self.read_done = True
+        try:
+            n = self.declared or self.count()                   # a header without a frame count: count the packets
+            bad = idx[(idx < 0) | (idx >= n)]
+            if bad.size: raise ValueError(f"{self.path}: frame index out of range: {bad[:5].tolist()} "
+                                          f"(the video has {n} frames, 0..{n - 1})")
+        except Exception:
+            self.close()
+            raise
+        # packets counted but not kept (a long video): the container is at its end, so the file is read again
+        spent = self.num_present is not None and self.packets is None
+        if spent: self.close()
+        return _decode_pyav(self.path, idx, size, container=None if spent else self.container, packets=self.packets)
+
+    def close(self):
+        self.packets = None
+        self.container.close()
+
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
 
 def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     "Bilinear (antialiased) resize of `(N, H, W, 3)` uint8 frames to `size=(H', W')`."
@@ -151,12 +189,13 @@ def video_info(path, decoder: str | None = None) -> tuple[int, int, int, float]:
     "`(num_frames, height, width, fps)` of the video at `path`, from the container, decoding no frame."
     # num_frames as the decoder indexes them: PyAV counts the stream's packets, decord its own index
     p = check_file(path)
-    if get_decoder(decoder) == 'pyav': declared, n, h, w, fps = _probe_pyav(p)
-    else:
-        # decord has no header-only size query (vr[0] decodes a frame: 0.17 s at 1080p); PyAV reads it from the header
-        declared, h, w = _header(p)
-        p, vr = _open_video(path)
-        n, fps = len(vr), float(vr.get_avg_fps())
+    if get_decoder(decoder) == 'pyav':
+        with VideoFile(p) as v: return v.info()
+    # decord has no header-only size query (vr[0] decodes a frame: 0.17 s at 1080p); PyAV reads it from the header
+    c, declared, h, w = _open_pyav(p)
+    c.close()
+    p, vr = _open_video(path)
+    n, fps = len(vr), float(vr.get_avg_fps())
     if declared and declared - n > frame_tolerance(declared):
         raise ValueError(f"{p}: the container declares {declared} frames but only {n} can be decoded "
                          "(a truncated or damaged video)")
@@ -176,25 +215,20 @@ def read_clip(path,
         raise ValueError(f"{p}: indices must be a non-empty 1-D sequence, got shape {idx.shape}")
     if not np.issubdtype(idx.dtype, np.integer):
         raise ValueError(f"{p}: indices must be integers, got dtype {idx.dtype}")
-    pyav = get_decoder(decoder) == 'pyav'
-    if pyav: src, n, _, _ = _open_pyav(p)              # decoded in this container: one open
-    else: p, src = _open_video(path, size)
-    try:
-        n = (n or _probe_pyav(p)[1]) if pyav else len(src)  # a header without a frame count: count the packets
-        bad = idx[(idx < 0) | (idx >= n)]
-        if bad.size: raise ValueError(f"{p}: frame index out of range: {bad[:5].tolist()} "
-                                      f"(the video has {n} frames, 0..{n - 1})")
-    except Exception:
-        if pyav: src.close()
-        raise
-    if pyav: frames = _decode_pyav(p, idx, size, container=src)
+    if get_decoder(decoder) == 'pyav': frames = VideoFile(p).read(idx, size)      # one open: header, then frames
     else:
-        try: frames = src.get_batch(idx.tolist()).asnumpy()
+        p, src = _open_video(path, size)
+        bad = idx[(idx < 0) | (idx >= len(src))]
+        if bad.size: raise ValueError(f"{p}: frame index out of range: {bad[:5].tolist()} "
+                                      f"(the video has {len(src)} frames, 0..{len(src) - 1})")
+        uniq, inverse = np.unique(idx, return_inverse=True)       # decord decodes best in order, each frame once
+        try: frames = src.get_batch(uniq.tolist()).asnumpy()
         except Exception as e:
             if 'must exactly match' not in str(e):
                 raise ValueError(f"{p}: decoding frames failed (corrupt or truncated video): {_short(e)}") from None
-            frames = _decode_pyav(p, idx)               # decord bug for some frame widths (8, 12, 16, 24, 48, 72 px)
+            frames = _decode_pyav(p, uniq)              # decord bug for some frame widths (8, 12, 16, 24, 48, 72 px)
             if size is not None: frames = _resize(frames, size)
+        if uniq.size != idx.size or (uniq != idx).any(): frames = frames.take(inverse.reshape(-1), axis=0)
     if frames.shape[0] != idx.size or frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"{p}: decoder returned shape {frames.shape} for {idx.size} frames")
     return frames

@@ -161,10 +161,9 @@ class ModelConfig:
     def tiny(cls, num_classes: int, num_joints: int, **kwargs) -> ModelConfig:
         "A CPU-sized model for tests and smoke runs: 8 frames of 64x64, C=8 (D=32), 2 blocks of 2 heads, k=3."
         # the CPU additions: the separable offset convolution (speed) and the head's BatchNorm (small-set learning);
-        # the CPU configs keep the cyclic pairing their measured results were trained with, until 'alternate' is
-        # measured on Penn Action's real poses (the pairing Decision below)
+        # the pairing is the paper preset's 'alternate' (measured against 'cyclic': paper_tables/kv_windows_penn.md)
         small = dict(num_frames=8, img_size=64, width=8, depth=2, num_heads=2, sigma=1., kernel_size=3, mlp_ratio=2.,
-                     drop_path=0., offset_conv='separable', head_batchnorm=True, kv_windows='cyclic')
+                     drop_path=0., offset_conv='separable', head_batchnorm=True)
         return cls(num_classes=num_classes, num_joints=num_joints, **{**small, **kwargs})
 
 # %% ../../nbs/06_model.deformer.ipynb #e152f0cf
@@ -308,9 +307,12 @@ class Deformer3D(nn.Module):
                 f"{name}: scores must be (B, M, T, V) = {tuple(keypoints.shape[:-1])}, got {tuple(scores.shape)}")
         return B, T, H, W
 
-    def tokens(self, video: torch.Tensor | None, keypoints: torch.Tensor | None, scores: torch.Tensor | None = None):
+    def tokens(self, video: torch.Tensor | None, keypoints: torch.Tensor | None, scores: torch.Tensor | None = None,
+               all_present: bool | None = None):
         "Embedded input tokens `z (b t h w d)`, `p (b t r d)`, `modal (b t k d)`; key mask `present (b t r)`."
-        # z, p: None without their modality; present: None when every joint is present
+        # z, p: None without their modality; present: None when every joint is present. `all_present` is the caller's
+        # word for it, decided on the host batch (`training.builders.to_device`); None: checked here, which on a GPU
+        # waits for the device (a host read in every step)
         B, T, H, W = self._check(video, keypoints, scores)
         cfg, D = self.cfg, self.cfg.dim
         time = resize_time(self.time_embed, T)                                      # (t d)
@@ -323,16 +325,17 @@ class Deformer3D(nn.Module):
             p = self.tokenizer(feat_a, keypoints, scores, (H, W)) if self.tokenizer is not None else 0   # Eq. 1
             if self.keypoint_embed is not None: p = p + self.keypoint_embed(keypoints, scores, (H, W))  # coordinates
             p = p + rearrange(time, 't d -> t 1 d') + repeat(self.joint_embed, 'v d -> (m v) d', m=keypoints.shape[1])
-            present = rearrange(joint_present(keypoints, scores), 'b m t v -> b t (m v)')
-            if not present.is_meta and present.all(): present = None                # no mask: the unmasked fast path
+            if not all_present: present = rearrange(joint_present(keypoints, scores), 'b m t v -> b t (m v)')
+            if all_present is None and not present.is_meta and present.all(): present = None   # the unmasked fast path
         if self.modal is not None: m = repeat(resize_time(self.modal, T), 't k d -> b t k d', b=B)
         else: m = time.new_zeros(B, T, 0, D)
         return z, p, m, present
 
     def forward_features(self, video: torch.Tensor | None, keypoints: torch.Tensor | None,
-                         scores: torch.Tensor | None = None, *, fused: bool = True) -> dict[str, torch.Tensor | None]:
+                         scores: torch.Tensor | None = None, *, all_present: bool | None = None,
+                         fused: bool = True) -> dict[str, torch.Tensor | None]:
         "The last tokens `rgb`, `pose`, `modal`, the key mask `present` and the head's input `pooled` (b f)."
-        z, p, m, present = self.tokens(video, keypoints, scores)
+        z, p, m, present = self.tokens(video, keypoints, scores, all_present)
         persons = keypoints.shape[1] if keypoints is not None else 1
         for blk in self.blocks: z, p, m = blk(z, p, m, present=present, persons=persons, fused=fused)
         parts = [m.mean(1)] if m.shape[2] else []                                   # (b k d)
@@ -354,6 +357,8 @@ class Deformer3D(nn.Module):
                 video: torch.Tensor | None,             # (B, 3, T, H, W) normalised frames; None only for 'pose'
                 keypoints: torch.Tensor | None,         # (B, M, T, V, 2) pixel (x, y); None only for 'rgb'
                 scores: torch.Tensor | None = None,     # (B, M, T, V) confidences; 0 = absent joint
-                *, fused: bool = True,                  # SDPA (True) or the explicit softmax in every attention
+                *, all_present: bool | None = None,     # every joint present (no mask)? None: checked on the tensors
+                fused: bool = True,                     # SDPA (True) or the explicit softmax in every attention
                ) -> torch.Tensor:                       # (B, num_classes) logits
-        return self.head(self.head_drop(self.forward_features(video, keypoints, scores, fused=fused)['pooled']))
+        feats = self.forward_features(video, keypoints, scores, all_present=all_present, fused=fused)
+        return self.head(self.head_drop(feats['pooled']))

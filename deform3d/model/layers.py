@@ -116,8 +116,7 @@ class Attention(nn.Module):
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask, dropout_p=p)
         else: out = self.reference(q, k, v, key_mask, p)
         out = rearrange(out, 'b h n e -> b n (h e)')
-        if has_key is not None and (has_key.is_meta or not has_key.all()):
-            out = out * rearrange(has_key, 'b -> b 1 1')                       # ... gives 0
+        if has_key is not None: out = out * rearrange(has_key, 'b -> b 1 1')   # ... gives 0 (x 1: exact, no host read)
         return out
 
     def reference(self, q, k, v, key_mask: torch.Tensor | None = None, p: float = 0.):

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from ..model.deformer import Deformer3D
 from ..data.base import CachedDataset, collate
 from ..data.datasets import build_dataset
+from ..utils import joint_present
 from .config import ConfigError, ExperimentConfig, resolve
 from .distributed import STOP_SIGNALS, Runtime
 
@@ -99,17 +100,25 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 # %% ../../nbs/22_training.builders.ipynb #682ee69b
 def to_device(batch: dict, device: torch.device) -> dict:
-    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    "`batch` on `device`, with `all_present` (every joint present?) decided on the host batch."
+    out = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+    # decided here the model needs no host read of the device's mask (a sync per step on a GPU); no mask when all are
+    # present lets SDPA use its fastest kernel
+    if batch.get('keypoints') is not None and 'all_present' not in batch:
+        out['all_present'] = bool(joint_present(batch['keypoints'], batch.get('scores')).all())
+    return out
 
 def forward(model: nn.Module, batch: dict) -> torch.Tensor:
     "Logits `(B, classes)` of a batch; a multi-clip batch `(B, K, ...)` gives `(B, K, classes)`."
     video, kp, sc = batch.get('video'), batch['keypoints'], batch.get('scores')     # video None: pose-only samples
+    flag = dict(all_present=batch['all_present']) if batch.get('all_present') is not None else {}
     if kp.ndim == 6:
         k = kp.shape[1]
         logits = model(
             None if video is None else rearrange(video, 'b k c t h w -> (b k) c t h w'),
             rearrange(kp, 'b k m t v x -> (b k) m t v x'),
             None if sc is None else rearrange(sc, 'b k m t v -> (b k) m t v'),
+            **flag,
         )
         return rearrange(logits, '(b k) n -> b k n', k=k)
-    return model(video, kp, sc)
+    return model(video, kp, sc, **flag)

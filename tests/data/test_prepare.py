@@ -201,29 +201,35 @@ def test_bad_command_lines(tmp_path):
 
 
 # ---------------------------------------------------------------- an interrupted run
-def test_interrupted_run_resumes(tmp_path):
-    src = tmp_path / 'raw'
-    for i in range(5): write_ntu(src, f'S001C001P{i + 1:03d}R001A001', T=40, seed=i, size=(270, 480))
+def interrupted_then_resumed(dataset, src, tmp_path, ann_file, n=5, frames=40, size=(256, 456)):
+    "A run killed once it has recorded one of `n` videos, then rerun: `(resumed tree, tree of an uninterrupted run)`."
     out, ref = tmp_path / 'out', tmp_path / 'ref'
     cmd = [sys.executable, '-c', 'import sys; from deform3d.cli import main; sys.exit(main(sys.argv[1:]))',
-           'prepare', 'ntu60', '--src', str(src), '--out', str(out)]
+           'prepare', dataset, '--src', str(src), '--out', str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
     manifest = out / '.prepared.jsonl'                        # a video counts as done once it is recorded there
     while time.time() < deadline and not (manifest.is_file() and manifest.read_text().count('\n')): time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)                       # mid-run: its process group, no cleanup
     proc.wait()
-    finished = sorted((out / 'nturgb+d_rgb').glob('S*.mp4'))
-    assert 1 <= len(finished) < 5 and not (out / 'ntu_kinect.pkl').exists()
-    for p in finished: assert verify_video(p, 40, (256, 456)) is None         # no half-written video under its name
-    rc, stdout, _ = run_cli('prepare', 'ntu60', '--src', src, '--out', out)
+    finished = sorted(p for p in out.rglob('*.mp4') if not p.name.startswith('.'))
+    assert 1 <= len(finished) < n and not (out / ann_file).exists()
+    for p in finished: assert verify_video(p, frames, size) is None         # no half-written video under its name
+    rc, stdout, _ = run_cli('prepare', dataset, '--src', src, '--out', out)
     skipped = int(stdout.split(' already done')[0].split()[-1])
-    assert rc == 0 and 1 <= skipped <= len(finished) and f'{5 - skipped} prepared, {skipped} already done' in stdout
+    assert rc == 0 and 1 <= skipped <= len(finished) and f'{n - skipped} prepared, {skipped} already done' in stdout
     assert not hidden_files(out)                              # the killed run's temporary file is gone
-    run_cli('prepare', 'ntu60', '--src', src, '--out', ref)
-    for p in sorted((ref / 'nturgb+d_rgb').iterdir()):
-        assert (out / 'nturgb+d_rgb' / p.name).read_bytes() == p.read_bytes()
-    same_annotations(out / 'ntu_kinect.pkl', ref / 'ntu_kinect.pkl')
+    run_cli('prepare', dataset, '--src', src, '--out', ref)
+    for p in sorted(ref.rglob('*.mp4')): assert (out / p.relative_to(ref)).read_bytes() == p.read_bytes()
+    same_annotations(out / ann_file, ref / ann_file)
+    return out, ref
+
+
+def test_interrupted_run_resumes(tmp_path):
+    src = tmp_path / 'raw'
+    for i in range(5): write_ntu(src, f'S001C001P{i + 1:03d}R001A001', T=40, seed=i, size=(270, 480))
+    out, ref = interrupted_then_resumed('ntu60', src, tmp_path, 'ntu_kinect.pkl')
+    assert len(list((out / 'nturgb+d_rgb').glob('S*.mp4'))) == 5
 
 
 # ---------------------------------------------------------------- Penn Action, generated frame folders

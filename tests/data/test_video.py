@@ -81,3 +81,66 @@ def test_normalize_in_place_is_the_same():
     y = normalize(x)
     z = normalize(x.clone(), inplace=True)
     assert torch.equal(y, z)
+
+
+def _plain_decode(path) -> np.ndarray:
+    "Every frame of `path` with PyAV's own loop: the reference the one-open reader must match."
+    import av
+    with av.open(str(path)) as c: return np.stack([f.to_ndarray(format='rgb24') for f in c.decode(video=0)])
+
+
+def _count_opens(monkeypatch) -> list:
+    import av
+    opened, real = [], av.open
+    monkeypatch.setattr(av, 'open', lambda *a, **k: opened.append(a[0]) or real(*a, **k))
+    return opened
+
+
+def test_one_open_counts_then_reads_the_frames_of_a_plain_decode(levels, tmp_path, monkeypatch):
+    from deform3d.data.video import VideoFile
+    ref, idx = _plain_decode(levels), np.array([29, 0, 7, 7, 15])
+    opened = _count_opens(monkeypatch)
+    with VideoFile(levels) as v:
+        assert v.info() == (30, 64, 96, 10.0) and v.declared == 30 and v.packets is not None
+        assert np.array_equal(v.read(idx), ref[idx])
+        with pytest.raises(ValueError, match='one read per open'): v.read(idx)
+    assert len(opened) == 1                                         # the header, the count and the read: one open
+    mkv = write_video(tmp_path / 'levels.mkv', ref)                 # Matroska declares no frame count: packets counted
+    with VideoFile(mkv) as v:
+        assert v.declared == 0 and np.array_equal(v.read(np.array([3, 1])), _plain_decode(mkv)[[3, 1]])
+
+
+def test_a_large_file_keeps_no_packets_and_reads_again(levels, monkeypatch):
+    import deform3d.data.video as video
+    monkeypatch.setattr(video, 'KEEP_PACKETS', 0)                   # every file "too large" to hold its packets
+    ref = _plain_decode(levels)
+    opened = _count_opens(monkeypatch)
+    with video.VideoFile(levels) as v:
+        assert v.count() == 30 and v.packets is None
+        assert np.array_equal(v.read(np.array([2, 28])), ref[[2, 28]])
+    assert len(opened) == 2
+
+
+def test_out_of_range_closes_the_file(levels):
+    from deform3d.data.video import VideoFile
+    v = VideoFile(levels)
+    with pytest.raises(ValueError, match=r'levels.mp4: frame index out of range: \[30\]'): v.read(np.array([1, 30]))
+    with pytest.raises(AssertionError, match='not open'): next(v.container.demux())     # closed
+
+
+def test_transform_frames_is_the_plain_order_of_operations():
+    "Bit for bit what the plain order computes: resize the crop, flip, reorder to (C, N, H, W), make float."
+    import torch.nn.functional as F
+    g = np.random.default_rng(1)
+    fr = torch.from_numpy(g.integers(0, 256, (4, 50, 70, 3), dtype=np.uint8))
+    for box, out in (((5, 3, 60, 40), (24, 24)), ((0, 0, 20, 16), (32, 32)), ((2, 2, 30, 30), (30, 30))):
+        for flip in (False, True):
+            x0, y0, w, h = box
+            x = fr[:, y0:y0 + h, x0:x0 + w].permute(0, 3, 1, 2)
+            if (h, w) != out: x = F.interpolate(x, size=out, mode='bilinear', antialias=out[0] < h or out[1] < w)
+            ref = (x.flip(-1) if flip else x).permute(1, 0, 2, 3).float()
+            assert torch.equal(transform_frames(fr, box, out, flip), ref)
+            buf = torch.full((3, 4) + out, -1.)
+            assert transform_frames(fr, box, out, flip, out=buf) is buf and torch.equal(buf, ref)
+    with pytest.raises(ValueError, match=r'out must be float32 \(3, 4, 24, 24\)'):
+        transform_frames(fr, (5, 3, 60, 40), (24, 24), out=torch.zeros(3, 4, 24, 25))

@@ -69,3 +69,32 @@ def test_drop_path_one_decision_per_block():
     assert 0 < dropped[0].sum() < B                                  # both happen (p = 0.5)
     with torch.no_grad(): z3, _, _ = blk.eval()(z, p, m)
     assert not same(z3, z).any()                                     # eval: nothing dropped
+
+
+def test_all_present_flag_skips_the_mask_and_changes_nothing(monkeypatch):
+    "`all_present` from the host batch: the same logits as the model's own check, without reading the mask."
+    cfg = ModelConfig.tiny(4, 13, num_frames=4, img_size=32, depth=1)
+    model = Deformer3D(cfg).eval()
+    video, kp, sc = _batch(cfg)
+    sc = sc + 0.1                                                       # every joint present
+    with torch.no_grad():
+        own = model(video, kp, sc)
+        masked = model(video, kp, sc, all_present=False)                # an all-True mask: the masked kernels
+        torch.testing.assert_close(masked, own, rtol=1e-5, atol=1e-5)
+        import deform3d.model.deformer as mod
+        monkeypatch.setattr(mod, 'joint_present', lambda *a: pytest.fail('all_present=True must not build the mask'))
+        assert torch.equal(model(video, kp, sc, all_present=True), own)
+
+
+def test_to_device_decides_all_present_on_the_host():
+    from deform3d.training.builders import forward, to_device
+    cfg = ModelConfig.tiny(4, 13, num_frames=4, img_size=32, depth=1)
+    model = Deformer3D(cfg).eval()
+    video, kp, sc = _batch(cfg)
+    full = dict(video=video, keypoints=kp, scores=sc + 0.1)
+    absent = dict(video=video, keypoints=kp, scores=(sc + 0.1) * (torch.arange(13) != 5))   # joint 5 absent everywhere
+    assert to_device(full, torch.device('cpu'))['all_present'] is True
+    assert to_device(absent, torch.device('cpu'))['all_present'] is False
+    with torch.no_grad():                                               # the flag gives what the model's check gives
+        for b in (full, absent):
+            assert torch.equal(forward(model, to_device(b, torch.device('cpu'))), model(video, kp, b['scores']))

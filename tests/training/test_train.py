@@ -70,6 +70,23 @@ def test_kill_and_resume_is_bitwise(synth, tmp_path):
         assert torch.equal(s['exp_avg'], t['exp_avg'])
 
 
+def stop_mid_epoch(args, tmp_path: Path, first: str):
+    "Run `args(out)` in a new process group, SIGTERM it once `first` step checkpoint exists: (out, stderr, last.pt)."
+    for attempt in range(3):          # a signal that lands between two epochs stops the run at the epoch's end: again
+        b = tmp_path / f'stopped{attempt}'
+        p = subprocess.Popen(args(b), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
+                             start_new_session=True, text=True)
+        while not (b / 'checkpoints' / first).exists():
+            assert p.poll() is None, 'the run ended before writing its first step checkpoint'
+            time.sleep(0.01)
+        os.killpg(p.pid, signal.SIGTERM)
+        err = p.communicate()[1]
+        assert p.returncode == 143, err
+        ck = load_checkpoint(b / 'checkpoints' / 'last.pt')
+        if ck['position'] is not None: return b, err, ck
+    raise AssertionError('stopped at an epoch boundary three times')
+
+
 def test_torchrun_two_processes_match_one(synth, tmp_path):
     # global batch 4: two gloo processes of 2 clips each against one process of 4; 2 epochs of 7 steps (same samples,
     # same augmentation)
@@ -169,20 +186,7 @@ def test_sigterm_mid_epoch_then_resume_is_bitwise(synth, tmp_path):
              'model.drop_path=0.2']
     a = tmp_path / 'alone'
     run(cmd(synth, a, extra))
-    for attempt in range(3):          # a signal that lands between two epochs stops the run at the epoch's end: again
-        b = tmp_path / f'stopped{attempt}'
-        p = subprocess.Popen(cmd(synth, b, extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
-                             start_new_session=True, text=True)
-        first = b / 'checkpoints' / 'step_000000003.pt'
-        while not first.exists():
-            assert p.poll() is None, 'the run ended before writing its first step checkpoint'
-            time.sleep(0.01)
-        os.killpg(p.pid, signal.SIGTERM)
-        err = p.communicate()[1]
-        assert p.returncode == 143, err
-        ck = load_checkpoint(b / 'checkpoints' / 'last.pt')
-        if ck['position'] is not None: break
-    assert ck['position'] is not None, 'stopped at an epoch boundary three times'
+    b, err, ck = stop_mid_epoch(lambda b: cmd(synth, b, extra), tmp_path, 'step_000000003.pt')
     assert 'stopped by SIGTERM' in err and 0 < ck['position']['step'] < 7
     assert not (b / 'metrics.json').exists()
     assert len(list((b / 'checkpoints').glob('step_*.pt'))) <= 2
@@ -201,3 +205,21 @@ def test_sigterm_mid_epoch_then_resume_is_bitwise(synth, tmp_path):
     assert names == ['best.pt', 'last.pt', 'step_000000012.pt', 'step_000000014.pt'], names
     best = max(range(2), key=lambda i: la['test_top1'][i])
     assert load_checkpoint(b / 'checkpoints' / 'best.pt')['epoch'] == best + 1
+
+
+@pytest.mark.slow
+def test_sigterm_under_torchrun_then_resume_is_bitwise(synth, tmp_path):
+    # `deform3d train --gpus 2` (the launcher, torchrun and two gloo processes, one process group as Slurm signals a job
+    # step) stopped by SIGTERM mid-epoch: both processes agree on the step, write one checkpoint, the launcher exits
+    # with 143; resumed under torchrun, the run ends bitwise equal to the two-process run left alone
+    extra = ['train.epochs=2', 'train.batch_size=4', 'train.checkpoint_every=2', 'data.num_workers=0',
+             'train.eval_every=1', 'train.precision=fp32', 'model.drop_path=0.2']
+    a = tmp_path / 'alone'
+    run(cmd(synth, a, extra) + ['--gpus', '2'])
+    b, err, ck = stop_mid_epoch(lambda b: cmd(synth, b, extra) + ['--gpus', '2'], tmp_path, 'step_000000002.pt')
+    assert 'stopped by SIGTERM' in err and err.count('deform3d: error') == 0, err
+    run(cmd(synth, b, extra) + ['--gpus', '2', '--resume'])
+    (ca, la, ma), (cb, lb, mb) = final_state(a), final_state(b)
+    for k, v in ca['model'].items(): assert torch.equal(v, cb['model'][k]), k
+    pd.testing.assert_frame_equal(la, lb, check_exact=True)
+    for k in ('top1', 'loss', 'per_class_accuracy'): assert ma[k] == mb[k], k
