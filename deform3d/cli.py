@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="custom class folders: share of each class held out, as data.test_fraction (default 0.2); "
                          "the prepared tree's list files keep this split")
     pr.add_argument('--short-side', type=int, help='short side of the prepared videos in pixels (default: the measured '
-                    'choice, deform3d.data.prepare.VideoFormat)')
+                    'choice, deform3d.data.encode.VideoFormat)')
     pr.add_argument('--keyint', type=int, help='frames from one keyframe to the next (default: the measured choice)')
 
     b = sub.add_parser('bench',
@@ -186,7 +186,8 @@ def cmd_synth(a) -> int:
     return 0
 
 def cmd_prepare(a) -> int:
-    from deform3d.data.prepare import VideoFormat, check_prepared, prepare, summary_lines
+    from deform3d.data.encode import VideoFormat
+    from deform3d.data.prepare import check_prepared, prepare, summary_lines
     if a.check:
         if a.dataset or a.src or a.out: raise ValueError("prepare --check PREPARED takes no DATASET, --src or --out")
         dataset, n, problems = check_prepared(a.check)

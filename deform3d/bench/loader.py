@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 from ..data.base import PoseVideoDataset, collate
-from ..data.prepare import VideoFormat, encode
+from ..data.encode import VideoFormat, encode
 from ..data.readers import read_ntu_skeleton
 from ..data.transforms import rescale_keypoints, sample_indices
 

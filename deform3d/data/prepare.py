@@ -7,9 +7,8 @@ Docs: https://deform3d.github.io/deform3d/data.prepare.html.md"""
 # %% ../../nbs/19b_data.prepare.ipynb #0c566158
 from __future__ import annotations
 import contextlib, json, os, shutil, time
-from fractions import Fraction
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 import av
 import numpy as np
@@ -17,6 +16,7 @@ from PIL import Image
 from tqdm import tqdm
 from ..utils import atomic_path, check_choice
 from .video import frame_tolerance, quiet_libav
+from .encode import VideoFormat, _readable, encode, prepared_size, scale_keypoints, verify_video
 from .readers import load_pyskl_pickle, ntu_split, parse_ntu_name, read_gym_labels
 from .readers import read_ntu_missing, read_penn_label, write_pyskl_pickle
 from .base import _image_files
@@ -24,9 +24,8 @@ from .datasets import PENN_ACTION_CLASSES, gym_clip_key, kinect_pose
 from .custom import LABEL_MAP_FILE, POSE_FILE, custom_entries, custom_sources, entry_problem
 
 # %% auto #0
-__all__ = ['PREPARE_DATASETS', 'ANN_FILES', 'VIDEO_DIRS', 'CUSTOM_LISTS', 'IMAGE_FPS', 'BYTES_PER_PIXEL', 'VideoFormat',
-           'prepared_size', 'scale_keypoints', 'encode', 'video_header', 'verify_video', 'plan_ntu', 'plan_penn',
-           'plan_gym', 'plan_custom', 'run_job', 'prepare', 'check_prepared', 'summary_lines']
+__all__ = ['PREPARE_DATASETS', 'ANN_FILES', 'VIDEO_DIRS', 'CUSTOM_LISTS', 'BYTES_PER_PIXEL', 'plan_ntu', 'plan_penn', 'plan_gym',
+           'plan_custom', 'run_job', 'prepare', 'check_prepared', 'summary_lines']
 
 # %% ../../nbs/19b_data.prepare.ipynb #a2b6116c
 PREPARE_DATASETS = ('ntu60', 'ntu120', 'pennaction', 'finegym', 'custom')
@@ -34,138 +33,7 @@ ANN_FILES = {'ntu60': 'ntu_kinect.pkl', 'ntu120': 'ntu_kinect.pkl', 'pennaction'
              'finegym': 'gym_hrnet.pkl', 'custom': POSE_FILE}  # the annotation pickle of a prepared tree
 VIDEO_DIRS = {'ntu60': 'nturgb+d_rgb', 'ntu120': 'nturgb+d_rgb', 'pennaction': 'videos', 'finegym': 'subactions'}
 CUSTOM_LISTS = {'train': 'train.txt', 'test': 'test.txt'}    # custom: the list files a prepared tree is read by
-IMAGE_FPS = 30               # frame rate given to videos made from image folders (Penn Action states none)
 BYTES_PER_PIXEL = 0.01       # prepared bytes per output pixel and frame, for --dry-run (an upper estimate)
-
-@dataclass
-class VideoFormat:
-    "How prepared videos are encoded: short side, H.264 quality, tuning and keyframe interval."
-    short_side: int = 256        # pixels; never enlarged
-    crf: int = 23                # x264 quality (lower is better and larger)
-    tune: str = 'fastdecode'     # x264 tuning: no CABAC, deblocking or weighted prediction (cheaper to decode)
-    keyint: int | None = None    # frames from one keyframe to the next; None: x264's default (250)
-    codec: str = 'libx264'
-
-def prepared_size(height: int, width: int, short_side: int) -> tuple[int, int]:
-    "`(H', W')` of a `height x width` frame, short side `short_side` (never enlarged), both even."
-    s = min(1.0, short_side / min(height, width))
-    return max(2, 2 * round(height * s / 2)), max(2, 2 * round(width * s / 2))
-
-def scale_keypoints(kp: np.ndarray,              # (..., 2) pixel (x, y) in a `src` frame
-                    src: tuple[int, int],        # (H, W) the keypoints refer to
-                    dst: tuple[int, int],        # (H', W') of the prepared frames
-                   ) -> np.ndarray:
-    "Keypoints of a `src`-sized frame moved to the same relative place of a `dst`-sized frame."
-    return np.asarray(kp, np.float32) * np.float32([dst[1] / src[1], dst[0] / src[0]])
-
-# %% ../../nbs/19b_data.prepare.ipynb #78189bd7
-def _source_frames(src: Path, kind: str):
-    "Yields `(time in seconds, av.VideoFrame)` of a video file, or of an image folder (`kind='frames'`)."
-    if kind == 'frames':
-        files = _image_files(src) if src.is_dir() else []
-        if not files: raise ValueError(f"{src}: no image frames (.jpg/.png)")
-        for i, f in enumerate(files):
-            try:
-                with Image.open(f) as im: arr = np.asarray(im.convert('RGB'))
-            except Exception as e: raise ValueError(f"{f}: cannot decode image ({type(e).__name__}: {e})") from None
-            yield i / IMAGE_FPS, av.VideoFrame.from_ndarray(arr, format='rgb24')
-        return
-    try:
-        with quiet_libav(), av.open(str(src)) as c:
-            if not c.streams.video: raise ValueError('no video stream')
-            s = c.streams.video[0]
-            s.thread_count = 1                                  # one process per core: --workers parallelises
-            for fr in c.decode(s): yield float(fr.time if fr.time is not None else 0), fr
-    except ValueError as e:
-        if str(e).startswith(str(src)): raise
-        raise ValueError(f"{src}: cannot decode (corrupt, truncated or not a video): {e}") from None
-    except Exception as e:
-        raise ValueError(f"{src}: cannot decode (corrupt, truncated or not a video): {type(e).__name__}: "
-                         f"{' '.join(str(e).split())[:200]}") from None
-
-def _fps(src: Path, kind: str):
-    if kind == 'frames': return IMAGE_FPS
-    try:
-        with quiet_libav(), av.open(str(src)) as c: return c.streams.video[0].average_rate or 30
-    except Exception as e:
-        raise ValueError(f"{src}: cannot open as a video (corrupt, truncated or not a video): {type(e).__name__}: "
-                         f"{' '.join(str(e).split())[:200]}") from None
-
-@contextlib.contextmanager
-def _writer(path: Path, size: tuple[int, int], fps, fmt: VideoFormat):
-    "A function writing `av.VideoFrame`s to an H.264 `.mp4` at `path`, put in place on a clean exit."
-    with atomic_path(path, durable=False) as tmp, av.open(str(tmp), 'w', format='mp4') as c:
-        s = c.add_stream(fmt.codec, rate=fps)
-        s.width, s.height, s.pix_fmt = size[1], size[0], 'yuv420p'
-        # one thread and no B-frames: byte-reproducible output (a rerun writes the same bytes)
-        gop = f':keyint={fmt.keyint}:min-keyint={fmt.keyint}:scenecut=0' if fmt.keyint else ''
-        s.options = {'crf': str(fmt.crf), 'preset': 'veryfast', 'tune': fmt.tune,
-                     'x264-params': f'bframes=0:threads=1{gop}'}
-        def write(frame):
-            for pkt in s.encode(frame): c.mux(pkt)
-        yield write
-        for pkt in s.encode(): c.mux(pkt)
-        _readable(tmp)
-
-def _readable(path: Path):
-    "Give `path` the permissions `open` gives a new file (mkstemp's temporaries are private)."
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
-
-def encode(src: Path,                   # video file, or folder of frame images (kind='frames')
-           kind: str,                   # 'video' or 'frames'
-           outputs: list[dict],         # each: name, path, and start/end seconds (None: the whole source)
-           fmt: VideoFormat,
-          ) -> tuple[dict[str, int], tuple[int, int], tuple[int, int]]:
-    "Decode `src` once, write each output's frames resized -> `(frames per name, (H, W), (H', W'))`."
-    counts, src_shape, size = {o['name']: 0 for o in outputs}, None, None
-    fps = Fraction(_fps(src, kind))
-    with contextlib.ExitStack() as stack:
-        writers = {}
-        for i, (t, fr) in enumerate(_source_frames(src, kind)):
-            if src_shape is None:
-                src_shape = (fr.height, fr.width)
-                size = prepared_size(*src_shape, fmt.short_side)
-            elif (fr.height, fr.width) != src_shape:
-                raise ValueError(f"{src}: frame {i} is {fr.height}x{fr.width}, frame 0 {src_shape[0]}x{src_shape[1]}")
-            small = None
-            for o in outputs:
-                if o.get('start') is not None and not o['start'] <= t < o['end']: continue
-                if small is None:
-                    small = fr.reformat(width=size[1], height=size[0], format='yuv420p', interpolation='AREA')
-                    small.time_base = 1 / fps                   # frames numbered 0, 1, ... in each output
-                if o['name'] not in writers:
-                    writers[o['name']] = stack.enter_context(_writer(o['path'], size, fps, fmt))
-                small.pts = counts[o['name']]
-                writers[o['name']](small)
-                counts[o['name']] += 1
-    if src_shape is None: raise ValueError(f"{src}: no decodable frame")
-    return counts, src_shape, size
-
-# %% ../../nbs/19b_data.prepare.ipynb #e0789def
-def video_header(path) -> tuple[int, int, int]:
-    "`(frames, height, width)` of a prepared video from its container header."
-    with quiet_libav(), av.open(str(path)) as c:
-        s = c.streams.video[0]
-        return int(s.frames), int(s.codec_context.height), int(s.codec_context.width)
-
-def verify_video(path,
-                 frames: int,                   # the frame count it must have
-                 size: tuple[int, int],         # (H, W) it must have
-                 full: bool = True,             # decode every frame (else: the header only)
-                ) -> str | None:
-    "None if the video at `path` decodes to `frames` frames of `size`, else what is wrong."
-    p = Path(path)
-    if not p.is_file(): return f"{p}: missing"
-    try:
-        n, h, w = video_header(p)
-        if full:
-            with quiet_libav(), av.open(str(p)) as c: n = sum(1 for _ in c.decode(video=0))
-    except Exception as e: return f"{p}: does not decode ({type(e).__name__}: {' '.join(str(e).split())[:120]})"
-    if (h, w) != tuple(size): return f"{p}: {h}x{w} pixels, expected {size[0]}x{size[1]}"
-    if n != frames: return f"{p}: {n} frames, expected {frames}"
-    return None
 
 # %% ../../nbs/19b_data.prepare.ipynb #99e4c4e5
 def _stat(p: Path) -> list[int]:

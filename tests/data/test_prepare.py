@@ -11,7 +11,8 @@ from PIL import Image
 
 from deform3d.cli import main
 from deform3d.data.datasets import NTU, FineGYM, PennAction
-from deform3d.data.prepare import prepare, prepared_size, scale_keypoints, verify_video
+from deform3d.data.encode import prepared_size, scale_keypoints, verify_video
+from deform3d.data.prepare import prepare
 from deform3d.data.readers import read_penn_label, write_ntu_skeleton, write_penn_label, write_pyskl_pickle
 from deform3d.data.transforms import denormalize
 from deform3d.data.video import read_clip, video_info, write_video

@@ -8,7 +8,7 @@ import pytest
 
 from deform3d.data.custom import CustomDataset, hash_split
 from deform3d.data.datasets import kinect_pose
-from deform3d.data.prepare import prepared_size, verify_video
+from deform3d.data.encode import prepared_size, verify_video
 from deform3d.data.readers import write_pyskl_pickle
 from deform3d.data.video import video_info, write_video
 from penn_frames import paint
