@@ -136,6 +136,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="a torch device (e.g. cuda): the paper preset against attention_scope='full' on it, bf16 and "
                         "float32, written to OUT/device_<type>.csv (default: the CPU suite)")
     b.add_argument('--batch', type=int, default=8, help='clips per step with --device (default 8)')
+    b.add_argument('--bf16', choices=('auto', 'on', 'off'), default='auto',
+                   help='the CPU suite\'s bf16 rows: auto measures them where the CPU has native bf16 (default)')
     b.add_argument('--loader', action='store_true',
                    help='measure one data-loader worker instead (clips/s from original and prepared NTU, Penn Action- '
                         'and FineGYM-like sources, the decode-only limit, workers a GPU needs) into OUT/loader.csv')
@@ -233,9 +235,11 @@ def cmd_bench(a) -> int:
         print(df.to_string(index=False))
         print(f"wrote {a.out}/device_{torch.device(a.device).type}.csv", file=sys.stderr)
         return 0
-    summary = run_benchmarks(a.out, quick=a.quick, repeats=a.repeats, log=log)
+    bf16 = {'auto': None, 'on': True, 'off': False}[a.bf16]
+    summary = run_benchmarks(a.out, quick=a.quick, repeats=a.repeats, bf16=bf16, log=log)
     print(summary.to_string(index=False))
-    print(f"wrote {a.out}/summary.csv, model.csv, model_memory.csv, bf16_ops.csv, modules.csv, growth.csv, "
+    ops = ', bf16_ops.csv' if (Path(a.out) / 'bf16_ops.csv').exists() else ''
+    print(f"wrote {a.out}/summary.csv, model.csv, model_memory.csv{ops}, modules.csv, growth.csv, "
           "growth_fit.csv, growth.png", file=sys.stderr)
     return 0
 

@@ -226,16 +226,24 @@ def matmul_gflops(n: int = 1024, dtypes=(torch.float32, torch.bfloat16), repeats
 
 # %% ../../nbs/42_bench.model.ipynb #9b5fbe5e
 def _summary_row(target: str, measured: float, goal: float) -> dict:
-    return dict(target=target, measured=round(measured, 3), goal=goal, met=bool(measured >= goal))
+    # a target not measured (NaN) is neither met nor missed
+    return dict(target=target, measured=round(measured, 3), goal=goal,
+                met=None if math.isnan(measured) else bool(measured >= goal))
 
 def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False, repeats: int = 3,
-                   num_heads: int | None = None, log=print) -> pd.DataFrame:
-    "Measure the model against its full-attention counterpart; CSVs and a figure written to `out`."
+                   num_heads: int | None = None, bf16: bool | None = None, log=print) -> pd.DataFrame:
+    "Measure the model against its full-attention counterpart into `out` (CSVs, a figure); `bf16`: its rows too."
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(torch.get_num_threads())
     machine = hardware_info()                        # at the start: the load average before this run adds its own
-    machine['matmul_gflops'] = matmul_gflops(256 if quick else 2048)
+    if bf16 is None: bf16 = quick or machine['avx512_bf16'] or machine['amx']      # Decision (bf16) above
+    if not bf16: log("bf16 rows not measured: this CPU has no native bf16 (AVX-512 bf16 or AMX)")
+    machine['bf16_measured'] = bool(bf16)
+    n = 256 if quick else 2048                       # emulated bf16 takes minutes at 2048: its rate at 512 says as much
+    sizes = {'float32': n, 'bfloat16': n if bf16 else min(n, 512)}
+    machine['matmul_gflops'] = {d: matmul_gflops(m, (getattr(torch, d),))[d] for d, m in sizes.items()}
+    machine['matmul_sizes'] = sizes
     base = ModelConfig.tiny(15, 13) if quick else ModelConfig.paper(15, 13, drop_path=0.)
     if num_heads: base = replace(base, num_heads=num_heads)
     heads_alt = replace(base, num_heads=2 * base.num_heads)     # the preset's heads against twice as many, half as wide
@@ -266,25 +274,29 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
     bf_parts = []     # at 112x112, where the attention weights fit the explicit bf16 form, and at the preset's own size
     bf16_clips = (('bf16', base if quick else replace(base, img_size=112), ''), ('bf16 preset', base, ', the preset'))
     for part, clip, label in bf16_clips:
+        target = f'bf16 autocast step vs fp32 step ({clip.img_size[0]}x{clip.img_size[1]}{label})'
+        if not bf16:
+            rows.append(_summary_row(target, math.nan, 1.8))
+            continue
         log(f"bf16 autocast against float32, {clip.img_size[0]}x{clip.img_size[1]}{label}")
         bf_steps = model_steps({'fp32': clip, 'bf16': clip}, bf16=('bf16',))
         bf_parts.append(interleaved(bf_steps, repeats=repeats).assign(part=part))
         if part == 'bf16': bf_ops = op_times(bf_steps, warmup=0)          # warm already
-        rows.append(_summary_row(f'bf16 autocast step vs fp32 step ({clip.img_size[0]}x{clip.img_size[1]}{label})',
-                                 speedup(bf_parts[-1], 'fp32', 'bf16'), 1.8))
+        rows.append(_summary_row(target, speedup(bf_parts[-1], 'fp32', 'bf16'), 1.8))
     mods = []
     small = dict(joints=13, grid=(8, 8), dim=32, num_heads=2) if quick else dict(dim=base.dim, num_heads=base.num_heads)
     for kind, key, points in (('joint', 'persons', (1, 2, 4, 8)), ('temporal', 'frames', (8, 12, 16, 32))):
         for x in points:
             log(f"{kind} stride module, {key}={x}")
             steps = module_steps(kind, **{key: x}, **small)
-            steps |= {f'{n} bf16': fn for n, fn in module_steps(kind, **{key: x}, **small, bf16=True).items()}
+            if bf16: steps |= {f'{n} bf16': fn for n, fn in module_steps(kind, **{key: x}, **small, bf16=True).items()}
             # joint steps are short and noisy: three times the repeats
             t = interleaved(steps, repeats=3 * repeats if kind == 'joint' else repeats)
             med = t.groupby('name')[['cpu_s', 'page_faults']].median()
             mods.append(dict(module=kind, varied=key, value=x, speedup=speedup(t, 'full', 'windows'),
-                             speedup_bf16=speedup(t, 'full bf16', 'windows bf16'),
-                             **{f"{n.replace(' ', '_')}_cpu_s": med.cpu_s[n] for n in steps},
+                             speedup_bf16=speedup(t, 'full bf16', 'windows bf16') if bf16 else math.nan,
+                             **{f"{n.replace(' ', '_')}_cpu_s": med.cpu_s.get(n, math.nan)
+                                for n in ('windows', 'full', 'windows bf16', 'full bf16')},
                              windows_page_faults=med.page_faults['windows'], full_page_faults=med.page_faults['full']))
     mods = pd.DataFrame(mods)
     pick = lambda m, v, col: float(mods[(mods.module == m) & (mods.value == v)][col].iloc[0])
@@ -301,7 +313,10 @@ def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False
     pd.concat([times, *bf_parts]).to_csv(out / 'model.csv', index=False)
     mem.to_csv(out / 'model_memory.csv')
     mods.to_csv(out / 'modules.csv', index=False)
-    bf_ops.to_csv(out / 'bf16_ops.csv')
+    if bf16: bf_ops.to_csv(out / 'bf16_ops.csv')
+    elif (out / 'bf16_ops.csv').exists():       # an earlier run's profile beside this run's figures would mix machines
+        (out / 'bf16_ops.csv').unlink()
+        log(f"removed {out / 'bf16_ops.csv'}: an earlier run's, and this run measured no bf16")
     g_df.to_csv(out / 'growth.csv', index=False)
     g_fit.to_csv(out / 'growth_fit.csv', index=False)
     summary.to_csv(out / 'summary.csv', index=False)

@@ -15,8 +15,8 @@ from .records import latest_records, load_records
 
 # %% auto #0
 __all__ = ['COMPARISONS', 'SMOKE_NOTE', 'VARIANT_NOTE', 'OWN_ROWS_NOTE', 'NO_PAPER_RUN', 'UNRECORDED_DIFF', 'reference_frame',
-           'fills_paper', 'target_frame', 'build_comparisons', 'markdown_table', 'kept_runs', 'build_tables',
-           'compare_with_paper']
+           'fills_paper', 'target_frame', 'comparison_only', 'build_comparisons', 'markdown_table', 'kept_runs',
+           'build_tables', 'compare_with_paper']
 
 # %% ../../nbs/32_paper.tables.ipynb #327e5b80
 def reference_frame(target: Target, reference_dir: Path) -> pd.DataFrame | None:
@@ -76,6 +76,13 @@ def _seed_rows(rec: dict, target: str) -> list[dict]:
     rows = rec['metrics'][target]['rows']
     seeded = [r for r in rows if '/seed=' in str(r['row'])]
     return [{**r, 'seed': int(str(r['row']).split('/seed=')[1]) if seeded else None} for r in seeded or rows]
+
+def comparison_only(tables_dir: Path) -> set[str]:
+    "Run ids in `comparisons.yaml` under a label other than their comparison's `table_row` (kept out of its table)."
+    spec_path = Path(tables_dir) / COMPARISONS
+    if not spec_path.exists(): return set()
+    specs = (yaml.safe_load(spec_path.read_text()) or {}).values()
+    return {run for s in specs if s.get('table_row') for label, run in s['runs'].items() if label != s['table_row']}
 
 def build_comparisons(tables_dir: Path, records: list[dict] | None = None) -> list[Path]:
     "`<name>.csv` and `<name>.md` for each comparison of runs in `tables_dir/comparisons.yaml`."
@@ -216,10 +223,11 @@ def build_tables(tables_dir: Path,
     if reference_dir is None:
         reference_dir = tables_dir / 'reference'
         if not reference_dir.exists(): reference_dir = repo_root() / 'paper_tables' / 'reference'
-    loaded, written = load_records(tables_dir), []
+    loaded, written, only_compared = load_records(tables_dir), [], comparison_only(tables_dir)
     for t in targets or list(TARGETS.values()):
-        records = sorted(loaded + kept_runs(tables_dir, t, {r['run_id'] for r in loaded}),
-                         key=lambda r: (r['started'], r['run_id']))
+        # a run of a comparison stands in its target's table only under the comparison's `table_row` label
+        records = sorted([r for r in loaded + kept_runs(tables_dir, t, {r['run_id'] for r in loaded})
+                          if r['run_id'] not in only_compared], key=lambda r: (r['started'], r['run_id']))
         recs = latest_records(records, t.name)
         if not recs: continue
         df = target_frame(t, records, reference_dir)
