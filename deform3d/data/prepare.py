@@ -6,7 +6,7 @@ Docs: https://deform3d.github.io/deform3d/data.prepare.html.md"""
 
 # %% ../../nbs/19b_data.prepare.ipynb #0c566158
 from __future__ import annotations
-import contextlib, json, os, shutil, time
+import contextlib, json, multiprocessing, os, shutil, time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
@@ -359,7 +359,8 @@ def prepare(dataset: str,                    # one of PREPARE_DATASETS
         if workers <= 1:
             for j, d in zip(jobs, dones): collect(j, run_job(j, fmt, d))
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            # spawned, not forked (Decision): a forked child can inherit a lock held by another thread and wait forever
+            with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context('spawn')) as pool:
                 futs = {pool.submit(run_job, j, fmt, d): j for j, d in zip(jobs, dones)}
                 for f in as_completed(futs): collect(futs[f], f.result())
     split = {'pennaction': {'train': [], 'test': []}, 'finegym': {'train': [], 'val': []},
