@@ -232,7 +232,7 @@ def _summary_row(target: str, measured: float, goal: float) -> dict:
 
 def run_benchmarks(out: str | Path = 'paper_tables/perf', *, quick: bool = False, repeats: int = 3,
                    num_heads: int | None = None, bf16: bool | None = None, log=print) -> pd.DataFrame:
-    "Measure the model against its full-attention counterpart into `out` (CSVs, a figure); `bf16`: its rows too."
+    "Measure the model against its full-attention twin into `out`; `bf16`: its rows too."
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(torch.get_num_threads())

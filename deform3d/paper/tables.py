@@ -78,7 +78,7 @@ def _seed_rows(rec: dict, target: str) -> list[dict]:
     return [{**r, 'seed': int(str(r['row']).split('/seed=')[1]) if seeded else None} for r in seeded or rows]
 
 def comparison_only(tables_dir: Path) -> set[str]:
-    "Run ids in `comparisons.yaml` under a label other than their comparison's `table_row` (kept out of its table)."
+    "Run ids of `comparisons.yaml` kept out of the target table: those not under `table_row`."
     spec_path = Path(tables_dir) / COMPARISONS
     if not spec_path.exists(): return set()
     specs = (yaml.safe_load(spec_path.read_text()) or {}).values()
